@@ -1,0 +1,41 @@
+/** manual-backup */
+import { Effect } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { backupOne } from "../pipeline/backup.ts"
+import { stdin } from "../snapshot/stdin.ts"
+import { printLine, printNote } from "./io.ts"
+import { configFlag, withPipeline } from "./shared.ts"
+
+export const formatBytes = (bytes: number): string => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"]
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`
+}
+
+export const manualBackup = Command.make(
+  "manual-backup",
+  {
+    serviceName: Argument.String("serviceName").pipe(Argument.withDescription("Service the backup belongs to (the folder in storage)")),
+    taskId: Argument.String("taskId").pipe(Argument.withDescription("Task or instance ID that goes into the file name")),
+    fileExtension: Flag.String("file-extension").pipe(
+      Flag.withDescription("What the stream holds, e.g. .sql or .tar"),
+      Flag.withDefault("")
+    ),
+    config: configFlag
+  },
+  ({ serviceName, taskId, fileExtension, config }) =>
+    backupOne({ service: serviceName, taskId, fileExtension, sourceName: "standard input", snapshot: stdin() }).pipe(
+      withPipeline(config),
+      Effect.tap((result) =>
+        printNote(
+          `stored ${result.id}: ${formatBytes(result.bytesIn)} in, ${formatBytes(result.size)} out, ${(result.durationMs / 1000).toFixed(1)} s`
+        )
+      ),
+      Effect.flatMap((result) => printLine(result.id))
+    )
+).pipe(Command.withDescription("Back up standard input: compress, encrypt, store; prints the backup ID"))

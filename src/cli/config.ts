@@ -1,0 +1,143 @@
+/** print-default-config, config validate, init */
+import { Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { encryptionLayer, storageLayer } from "../config/layers.ts"
+import { parseConfig } from "../config/load.ts"
+import type { ConfigJson } from "../config/schema.ts"
+import { Encryption } from "../encryption/Encryption.ts"
+import { generateDecryptionKey, parseDecryptionKeys, parseRecipient } from "../encryption/keys.ts"
+import { Storage } from "../storage/Storage.ts"
+import { InputFileError, printNote, printLine, readStdinText, readTextFile } from "./io.ts"
+
+/** Where the encryption keys of a public key file go: a PEM is µbackup's `encryption_publickey`. */
+const keysFromPublicKeyFile = (file: string) =>
+  Effect.gen(function*() {
+    const text = yield* readTextFile(file)
+    if (text.includes("-----BEGIN")) {
+      yield* parseRecipient(text, file)
+      return { encryption_publickey: text.trim() } satisfies Partial<ConfigJson>
+    }
+    const lines = text.split("\n").map((line) => line.trim()).filter((line) => line !== "" && !line.startsWith("#"))
+    yield* Effect.forEach(lines, (line, i) => parseRecipient(line, `${file} line ${i + 1}`))
+    return { encryption_recipients: lines } satisfies Partial<ConfigJson>
+  })
+
+const defaultLocalPath = "backups"
+
+export const printDefaultConfig = Command.make(
+  "print-default-config",
+  {
+    pubkeyFile: Flag.String("pubkey-file").pipe(
+      Flag.withDescription("Public key file to embed (from decryption-key-to-encryption-key)"),
+      Flag.optional
+    ),
+    kitchensink: Flag.Boolean("kitchensink").pipe(
+      Flag.withDescription("Show every option, with placeholders to replace"),
+      Flag.withDefault(false)
+    )
+  },
+  ({ pubkeyFile, kitchensink }) =>
+    Effect.gen(function*() {
+      const keys: Partial<ConfigJson> = Option.isSome(pubkeyFile)
+        ? yield* keysFromPublicKeyFile(pubkeyFile.value)
+        : { encryption_publickey: "" }
+      const config: ConfigJson = kitchensink
+        ? {
+          ...keys,
+          encryption_recipients: [...(keys.encryption_recipients ?? []), "age1…another-recipient", "ssh-rsa AAAA…another-rsa-key"],
+          compression: "zstd",
+          docker_endpoint: "unix:///var/run/docker.sock",
+          static_targets: [{ service_name: "someapp", backup_command: ["cat", "/var/lib/someapp/file.db"], file_extension: ".db" }],
+          storage: {
+            s3: {
+              bucket: "mybucket",
+              bucket_region: "us-east-1",
+              access_key_id: "AKIAUZHTE3U35WCD5…",
+              access_key_secret: "wXQJhB…",
+              endpoint: "https://s3.example.com",
+              force_path_style: true,
+              part_size_mb: 8
+            }
+          },
+          alertmanager: { baseurl: "https://example.com/url-to-my/alertmanager" }
+        }
+        : { ...keys, docker_endpoint: "unix:///var/run/docker.sock", storage: { local: { path: defaultLocalPath } } }
+      yield* printLine(JSON.stringify(config, null, 4))
+    })
+).pipe(Command.withDescription("Print a config to start from (local storage; --kitchensink: every option)"))
+
+const validate = Command.make(
+  "validate",
+  {
+    file: Argument.String("file").pipe(Argument.withDescription("Config file (default: standard input)"), Argument.optional)
+  },
+  ({ file }) =>
+    Effect.gen(function*() {
+      const name = Option.getOrElse(file, () => "standard input")
+      const text = Option.isSome(file) ? yield* readTextFile(file.value) : yield* readStdinText
+      const baseDirectory = Option.isSome(file) ? path.dirname(path.resolve(file.value)) : process.cwd()
+      const loaded = yield* parseConfig({ name, text, baseDirectory })
+      // the keys must parse too; building the layers checks them without touching storage
+      const summary = yield* Effect.gen(function*() {
+        const encryption = yield* Encryption
+        const storage = yield* Storage
+        return `storage ${storage.location}; encrypted for ${encryption.recipients.join(", ")}; ${loaded.config.compression}`
+      }).pipe(Effect.provide(encryptionLayer(loaded)), Effect.provide(storageLayer(loaded)))
+      yield* printLine(`${name}: valid (${summary})`)
+    })
+).pipe(Command.withDescription("Check a config; every bad field is named by its path"))
+
+export const configCommand = Command.make("config").pipe(
+  Command.withDescription("Config file tools"),
+  Command.withSubcommands([validate])
+)
+
+const writeNew = (file: string, content: string, mode: number) =>
+  Effect.tryPromise({
+    try: () => fs.writeFile(file, content, { flag: "wx", mode }),
+    catch: (cause) =>
+      new InputFileError({
+        path: file,
+        detail: (cause as NodeJS.ErrnoException).code === "EEXIST" ? "already exists; not overwriting it" : String(cause)
+      })
+  })
+
+export const init = Command.make(
+  "init",
+  {
+    dir: Flag.String("dir").pipe(Flag.withDescription("Folder for the key pair, config and backups"), Flag.withDefault(".")),
+    type: Flag.Literals("type", ["rsa", "x25519"]).pipe(
+      Flag.withDescription("Key type (rsa: RSA-4096 as µbackup; x25519: age)"),
+      Flag.withDefault("rsa" as const)
+    )
+  },
+  ({ dir, type }) =>
+    Effect.gen(function*() {
+      const files = { key: path.join(dir, "backups.key"), pub: path.join(dir, "backups.pub"), config: path.join(dir, "config.json") }
+      for (const file of Object.values(files)) {
+        const exists = yield* Effect.promise(() => fs.access(file).then(() => true, () => false))
+        if (exists) return yield* new InputFileError({ path: file, detail: "already exists; not overwriting it" })
+      }
+      yield* Effect.promise(() => fs.mkdir(dir, { recursive: true }))
+      const key = yield* generateDecryptionKey(type)
+      const keys = yield* parseDecryptionKeys(key, files.key)
+      const publicKey = keys.encryptionKeys.join("\n")
+      const config: ConfigJson = {
+        ...(type === "rsa" ? { encryption_publickey: publicKey } : { encryption_recipients: [...keys.encryptionKeys] }),
+        compression: "zstd",
+        storage: { local: { path: defaultLocalPath } }
+      }
+      yield* writeNew(files.key, key, 0o600)
+      yield* writeNew(files.pub, `${publicKey}\n`, 0o644)
+      yield* writeNew(files.config, `${JSON.stringify(config, null, 4)}\n`, 0o600)
+      yield* printNote(
+        [
+          `wrote ${files.key} (decryption key: move it off this machine once you have tested a restore)`,
+          `wrote ${files.pub} (encryption key)`,
+          `wrote ${files.config} (local storage in ${path.join(dir, defaultLocalPath)})`
+        ].join("\n")
+      )
+    })
+).pipe(Command.withDescription("Create a key pair and a config with local storage, ready for a first backup"))

@@ -1,0 +1,52 @@
+/**
+ * Standard streams for the verbs: stdout carries data (backup IDs,
+ * decrypted bytes, keys); everything for humans goes to stderr.
+ */
+import { NodeSink } from "@effect/platform-node"
+import { Effect, Schema, Stream } from "effect"
+import * as fs from "node:fs/promises"
+import { stdin } from "../snapshot/stdin.ts"
+
+export class OutputError extends Schema.TaggedError<OutputError>()("OutputError", {
+  cause: Schema.Defect()
+}) {
+  override get message() {
+    const code = (this.cause as NodeJS.ErrnoException)?.code
+    return code === "EPIPE" ? "standard output was closed before all data was written" : `writing standard output failed: ${String(this.cause)}`
+  }
+}
+
+export class InputFileError extends Schema.TaggedError<InputFileError>()("InputFileError", {
+  path: Schema.String,
+  detail: Schema.String
+}) {
+  override get message() {
+    return `${this.path}: ${this.detail}`
+  }
+}
+
+/** Writes a byte stream to stdout, with back-pressure; stdout stays open. */
+export const toStdout = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Effect.Effect<void, E | OutputError, R> =>
+  Stream.run(
+    stream,
+    NodeSink.fromWritable<OutputError, Uint8Array>({
+      evaluate: () => process.stdout,
+      onError: (cause) => new OutputError({ cause }),
+      endOnDone: false
+    })
+  )
+
+export const printLine = (text: string) => Effect.sync(() => void process.stdout.write(`${text}\n`))
+export const printNote = (text: string) => Effect.sync(() => void process.stderr.write(`${text}\n`))
+
+export const readStdinText = Stream.mkString(Stream.decodeText(stdin()))
+
+export const readTextFile = (path: string) =>
+  Effect.tryPromise({
+    try: () => fs.readFile(path, "utf8"),
+    catch: (cause) =>
+      new InputFileError({
+        path,
+        detail: (cause as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : `cannot read: ${(cause as Error).message}`
+      })
+  })

@@ -1,0 +1,77 @@
+/**
+ * The `ubackup` command line: thin verbs over the library. Data goes to
+ * stdout; messages and errors go to stderr; any error exits with code 1.
+ */
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Cause, Console, Effect, Layer, Runtime, Schema } from "effect"
+import { CliError, CliOutput, Command } from "effect/cli"
+import { manualBackup } from "./backup.ts"
+import { configCommand, init, printDefaultConfig } from "./config.ts"
+import { decryptionKeyGenerate, decryptionKeyToEncryptionKey } from "./keys.ts"
+import { decryptCommand, storageCommand } from "./restore.ts"
+
+declare const UBACKUP_VERSION: string
+const version = typeof UBACKUP_VERSION === "string" ? UBACKUP_VERSION : "dev"
+
+export const ubackup = Command.make("ubackup").pipe(
+  Command.withDescription("Encrypted, streaming backups of Docker containers and commands, to S3 or a local folder"),
+  Command.withSubcommands([
+    init,
+    manualBackup,
+    decryptCommand,
+    storageCommand,
+    decryptionKeyGenerate,
+    decryptionKeyToEncryptionKey,
+    printDefaultConfig,
+    configCommand
+  ])
+)
+
+/** Help on request goes to stdout; a wrong invocation sends help and errors to stderr. */
+const presenter: CliOutput.Presenter = {
+  present: (event) =>
+    Effect.gen(function*() {
+      const formatter = CliOutput.defaultFormatter({ colors: process.stderr.isTTY === true && !process.env.NO_COLOR })
+      switch (event._tag) {
+        case "Help":
+          return yield* Console.log(formatter.formatHelpDoc(event.helpDoc))
+        case "Version":
+          return yield* Console.log(formatter.formatVersion(event.name, event.version))
+        case "InvalidInvocation":
+          yield* Console.error(formatter.formatHelpDoc(event.helpDoc))
+          return yield* Console.error(formatter.formatErrors(event.errors))
+      }
+    })
+}
+
+/** Already reported on stderr; makes runMain exit with code 1 and print nothing more. */
+class Reported extends Schema.TaggedError<Reported>()("Reported", {}) {
+  override readonly [Runtime.errorExitCode] = 1
+}
+
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message || error.name : typeof error === "string" ? error : JSON.stringify(error)
+
+const report = <E>(cause: Cause.Cause<E>): Effect.Effect<never, Reported> => {
+  if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+  const failures = cause.reasons.flatMap((reason) =>
+    reason._tag === "Fail" ? [reason.error] : reason._tag === "Die" ? [reason.defect] : []
+  )
+  // parse errors were already presented with the help text
+  const unreported = failures.filter((error) => !CliError.isCliError(error))
+  return Effect.forEach(unreported, (error) =>
+    Effect.sync(() => {
+      const detail = reasonIsDefect(cause, error) && error instanceof Error ? `\n${error.stack ?? ""}` : ""
+      process.stderr.write(`ubackup: error: ${messageOf(error)}${detail}\n`)
+    })).pipe(Effect.andThen(Effect.fail(new Reported())))
+}
+
+const reasonIsDefect = <E>(cause: Cause.Cause<E>, error: unknown) =>
+  cause.reasons.some((reason) => reason._tag === "Die" && reason.defect === error)
+
+export const main = Command.run(ubackup, { version }).pipe(
+  Effect.catchCause(report),
+  Effect.provide(Layer.mergeAll(NodeServices.layer, CliOutput.layerPresenter(presenter)))
+)
+
+NodeRuntime.runMain(main, { disableErrorReporting: true })

@@ -1,0 +1,62 @@
+/** decrypt, storage ls / ls-services / get */
+import { Effect } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { decompress } from "../compression/decompress.ts"
+import { decrypt } from "../encryption/decrypt.ts"
+import { parseDecryptionKeys } from "../encryption/keys.ts"
+import { stdin } from "../snapshot/stdin.ts"
+import { Storage } from "../storage/Storage.ts"
+import { printLine, readTextFile, toStdout } from "./io.ts"
+import { configFlag, withStorage } from "./shared.ts"
+
+export const decryptCommand = Command.make(
+  "decrypt",
+  {
+    keyFile: Argument.String("keyfile").pipe(Argument.withDescription("Decryption key: PEM RSA private key or age identity file")),
+    raw: Flag.Boolean("raw").pipe(Flag.withDescription("Do not decompress: write the zstd/gzip stream"), Flag.withDefault(false))
+  },
+  ({ keyFile, raw }) =>
+    Effect.gen(function*() {
+      const keys = yield* readTextFile(keyFile).pipe(Effect.flatMap((text) => parseDecryptionKeys(text, keyFile)))
+      const plaintext = stdin().pipe(decrypt(keys))
+      yield* toStdout(raw ? plaintext : decompress(plaintext))
+    })
+).pipe(Command.withDescription(
+  "Decrypt a backup from stdin to stdout, decompressed (ubackup's age files and µbackup's .gz.aes files)"
+))
+
+const ls = Command.make(
+  "ls",
+  {
+    service: Argument.String("service"),
+    long: Flag.Boolean("long").pipe(Flag.withAlias("l"), Flag.withDescription("Add size (bytes) and time, tab-separated"), Flag.withDefault(false)),
+    config: configFlag
+  },
+  ({ service, long, config }) =>
+    Effect.gen(function*() {
+      const backups = yield* (yield* Storage).list(service)
+      for (const backup of backups) {
+        yield* printLine(long ? `${backup.id}\t${backup.size}\t${backup.modified.toISOString()}` : backup.id)
+      }
+    }).pipe(withStorage(config))
+).pipe(Command.withDescription("List a service's backup IDs, oldest first"))
+
+const lsServices = Command.make(
+  "ls-services",
+  { config: configFlag },
+  ({ config }) =>
+    Effect.gen(function*() {
+      for (const service of yield* (yield* Storage).listServices) yield* printLine(service)
+    }).pipe(withStorage(config))
+).pipe(Command.withDescription("List the services that have backups"))
+
+const get = Command.make(
+  "get",
+  { id: Argument.String("id").pipe(Argument.withDescription("Backup ID, as storage ls prints it")), config: configFlag },
+  ({ id, config }) => Effect.flatMap(Storage, (storage) => toStdout(storage.get(id))).pipe(withStorage(config))
+).pipe(Command.withDescription("Write a stored (still encrypted) backup to stdout"))
+
+export const storageCommand = Command.make("storage").pipe(
+  Command.withDescription("Browse and fetch stored backups"),
+  Command.withSubcommands([ls, lsServices, get])
+)

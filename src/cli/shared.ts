@@ -1,0 +1,20 @@
+/** Flags and helpers several verb groups share. */
+import { Effect, type Option } from "effect"
+import { Flag } from "effect/cli"
+import { pipelineLayer, storageLayer } from "../config/layers.ts"
+import { loadConfig } from "../config/load.ts"
+
+export const configFlag = Flag.String("config").pipe(
+  Flag.withAlias("c"),
+  Flag.withDescription("Config file (default: $UBACKUP_CONF, base64 of the JSON, else ./config.json)"),
+  Flag.optional
+)
+
+/** Runs `effect` with the storage the config names. */
+export const withStorage = (config: Option.Option<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(effect, storageLayer(loaded))))
+
+/** Runs `effect` with the whole backup pipeline the config names. */
+export const withPipeline = (config: Option.Option<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(effect, pipelineLayer(loaded))))
+

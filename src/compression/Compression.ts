@@ -1,0 +1,85 @@
+/**
+ * The compression stage: a byte stream in, a zstd or gzip stream out.
+ *
+ * The input is cut into independent blocks that are compressed in parallel on
+ * libuv's thread pool (see lanes.ts), then emitted in order. The output is a sequence of zstd frames or gzip members: valid input
+ * for `zstd -d`, `gunzip` and `decompress` alike, with a ratio within about 1 %
+ * of one long frame at 4 MiB blocks.
+ */
+import { Context, Effect, Layer, Schema, Stream } from "effect"
+import * as os from "node:os"
+import { toBlocks } from "../stream/bytes.ts"
+import { CompressionLane } from "./lanes.ts"
+
+export const CompressionAlgorithm = Schema.Literals(["zstd", "gzip"])
+export type CompressionAlgorithm = typeof CompressionAlgorithm.Type
+
+export const extensions: Record<CompressionAlgorithm, string> = { zstd: ".zst", gzip: ".gz" }
+
+export class CompressionError extends Schema.TaggedError<CompressionError>()("CompressionError", {
+  algorithm: Schema.String,
+  cause: Schema.Defect()
+}) {
+  override get message() {
+    return `${this.algorithm} compression failed: ${String(this.cause)}`
+  }
+}
+
+export interface CompressionOptions {
+  readonly algorithm: CompressionAlgorithm
+  /** zstd 1–19 (default 3, zstd's own), gzip 1–9 (default 6, gzip's own). */
+  readonly level?: number
+  /** Bytes per independent block (default 4 MiB). */
+  readonly blockSize?: number
+  /** Blocks compressed at once (default: one more than the cores available). */
+  readonly concurrency?: number
+}
+
+export class Compression extends Context.Service<Compression, {
+  readonly algorithm: CompressionAlgorithm
+  /** The file-name suffix: `.zst` or `.gz`. */
+  readonly extension: string
+  readonly compress: <E, R>(input: Stream.Stream<Uint8Array, E, R>) => Stream.Stream<Uint8Array, E | CompressionError, R>
+}>()("ubackup/Compression") {
+  static readonly layer = (options: CompressionOptions) => Layer.succeed(Compression, makeCompression(options))
+}
+
+export const defaultBlockSize = 4 * 1024 * 1024
+
+export const makeCompression = (options: CompressionOptions): Compression["Service"] => {
+  const { algorithm } = options
+  const level = options.level ?? (algorithm === "zstd" ? 3 : 6)
+  const blockSize = options.blockSize ?? defaultBlockSize
+  // one lane more than cores: a lane is idle while its output is collected
+  const lanes = options.concurrency ?? Math.max(2, os.availableParallelism() + 1)
+  return {
+    algorithm,
+    extension: extensions[algorithm],
+    compress: (input) =>
+      Stream.unwrap(Effect.gen(function*() {
+        const pool = yield* Effect.acquireRelease(
+          Effect.sync(() => Array.from({ length: lanes }, () => new CompressionLane({ algorithm, level }))),
+          (pool) => Effect.sync(() => pool.forEach((lane) => lane.close()))
+        )
+        // Blocks are recycled once compressed: a few blocks in steady state
+        // instead of a gigabyte of garbage per gigabyte backed up.
+        const free: Array<ArrayBuffer> = []
+        const allocate = () => new Uint8Array(free.pop() ?? new ArrayBuffer(blockSize))
+        return input.pipe(
+          toBlocks(blockSize, allocate),
+          Stream.zipWithIndex,
+          Stream.mapEffect(
+            ([block, index]) =>
+              Effect.tryPromise({
+                // block n always goes to lane n mod lanes, and mapEffect keeps
+                // at most `lanes` blocks in flight: no lane gets two at once
+                try: () => pool[index % lanes]!.compress(block),
+                catch: (cause) => new CompressionError({ algorithm, cause })
+              }).pipe(Effect.ensuring(Effect.sync(() => free.push(block.buffer as ArrayBuffer)))),
+            { concurrency: lanes }
+          ),
+          Stream.flattenIterable
+        )
+      }))
+  }
+}

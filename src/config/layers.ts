@@ -1,0 +1,56 @@
+/**
+ * The live pipeline layers a config describes: compression, encryption and
+ * storage. The AWS SDK is loaded only when the config names S3, which keeps
+ * every other verb's start-up fast.
+ */
+import { Effect, Layer } from "effect"
+import * as path from "node:path"
+import { Compression, makeCompression } from "../compression/Compression.ts"
+import { Encryption, makeEncryption } from "../encryption/Encryption.ts"
+import type { KeyError } from "../encryption/errors.ts"
+import { parseRecipient } from "../encryption/keys.ts"
+import { layerLocal } from "../storage/local.ts"
+import type { Storage } from "../storage/Storage.ts"
+import type { LoadedConfig } from "./load.ts"
+
+export const encryptionLayer = ({ config }: LoadedConfig): Layer.Layer<Encryption, KeyError> =>
+  Layer.effect(
+    Encryption,
+    Effect.gen(function*() {
+      const sources: Array<readonly [string, string]> = []
+      if (config.encryptionPublicKey?.trim()) sources.push(["encryption_publickey", config.encryptionPublicKey])
+      config.encryptionRecipients?.forEach((text, i) => sources.push([`encryption_recipients[${i}]`, text]))
+      const recipients = yield* Effect.forEach(sources, ([source, text]) => parseRecipient(text, source))
+      return makeEncryption(recipients)
+    })
+  )
+
+export const compressionLayer = ({ config }: LoadedConfig): Layer.Layer<Compression> =>
+  Layer.succeed(Compression, makeCompression({ algorithm: config.compression }))
+
+export const storageLayer = ({ config, source }: LoadedConfig): Layer.Layer<Storage> => {
+  const { local, s3 } = config.storage
+  if (s3 !== undefined) {
+    return Layer.unwrap(
+      Effect.promise(() => import("../storage/s3.ts")).pipe(
+        Effect.map(({ layerS3 }) =>
+          layerS3({
+            bucket: s3.bucket,
+            region: s3.bucketRegion,
+            accessKeyId: s3.accessKeyId,
+            secretAccessKey: s3.accessKeySecret,
+            endpoint: s3.endpoint,
+            forcePathStyle: s3.forcePathStyle,
+            partSize: s3.partSizeMb === undefined ? undefined : s3.partSizeMb * 1024 * 1024
+          })
+        )
+      )
+    )
+  }
+  // the config check guarantees one kind; a relative path is relative to the config file
+  return layerLocal(path.resolve(source.baseDirectory, local!.path))
+}
+
+/** Everything `backupOne` needs, from the config. */
+export const pipelineLayer = (loaded: LoadedConfig) =>
+  Layer.mergeAll(compressionLayer(loaded), encryptionLayer(loaded), storageLayer(loaded))

@@ -1,0 +1,82 @@
+/**
+ * Decryption for restores: recognises, by content, an age v1 file (what
+ * ubackup writes) or µbackup's `.gz.aes` format, and streams the plaintext.
+ */
+import { Stream } from "effect"
+import { AgeDecryptor, magic as ageMagic } from "./age/file.ts"
+import { DecryptError } from "./errors.ts"
+import type { DecryptionKeys } from "./keys.ts"
+import { LegacyDecryptor, looksLegacy, plausibleEnvelopeLength } from "./legacy/ubackupAes.ts"
+import { transformBytes } from "../stream/bytes.ts"
+
+interface Decryptor {
+  push(input: Uint8Array): Array<Buffer>
+  finish(): Array<Buffer>
+}
+
+const armorMagic = Buffer.from("-----BEGIN AGE ENCRYPTED FILE-----")
+
+/** Picks the format from the first bytes, then hands everything to its decryptor. */
+class SniffingDecryptor implements Decryptor {
+  readonly #keys: DecryptionKeys
+  #head: Buffer = Buffer.alloc(0)
+  #inner: Decryptor | undefined
+
+  constructor(keys: DecryptionKeys) {
+    this.#keys = keys
+  }
+
+  push(input: Uint8Array): Array<Buffer> {
+    if (this.#inner !== undefined) return this.#inner.push(input)
+    this.#head = Buffer.concat([this.#head, input])
+    if (this.#head.length < ageMagic.length) return []
+    this.#inner = this.#choose(this.#head)
+    const head = this.#head
+    this.#head = Buffer.alloc(0)
+    return this.#inner.push(head)
+  }
+
+  finish(): Array<Buffer> {
+    if (this.#inner === undefined) {
+      if (this.#head.length === 0) throw new DecryptError({ reason: "Empty", detail: "no input: the backup is empty" })
+      this.#inner = this.#choose(this.#head)
+      this.#inner.push(this.#head)
+    }
+    return this.#inner.finish()
+  }
+
+  #choose(head: Buffer): Decryptor {
+    if (head.subarray(0, ageMagic.length).equals(ageMagic)) return new AgeDecryptor(this.#keys.identities)
+    const rsa = this.#keys.rsaPrivateKeys.find((key) => looksLegacy(head, (key.asymmetricKeyDetails?.modulusLength ?? 0) / 8))
+    if (rsa !== undefined) return new LegacyDecryptor(rsa)
+    if (head.subarray(0, armorMagic.length).equals(armorMagic.subarray(0, head.length))) {
+      throw new DecryptError({
+        reason: "NotABackup",
+        detail: "this is an ASCII-armored age file; decode it first: `age -d` reads it, or strip the armor"
+      })
+    }
+    if (plausibleEnvelopeLength(head)) {
+      throw new DecryptError({
+        reason: "NoMatchingKey",
+        detail: this.#keys.rsaPrivateKeys.length === 0
+          ? "this looks like a µbackup (.gz.aes) backup, which needs the RSA private key it was made for"
+          : "this looks like a µbackup (.gz.aes) backup for an RSA key of another size than the one given"
+      })
+    }
+    throw new DecryptError({
+      reason: "NotABackup",
+      detail: "the input is not a backup: neither an age file (ubackup) nor a µbackup .gz.aes file"
+    })
+  }
+}
+
+/** Decrypts an age or µbackup byte stream with the given keys. */
+export const decrypt = (keys: DecryptionKeys) =>
+<E, R>(input: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | DecryptError, R> =>
+  transformBytes(
+    () => new SniffingDecryptor(keys),
+    (cause) =>
+      cause instanceof DecryptError
+        ? cause
+        : new DecryptError({ reason: "Malformed", detail: `decryption failed: ${String(cause)}` })
+  )(input)

@@ -1,0 +1,91 @@
+/**
+ * One backup, the unit `manual-backup`, `now` and the scheduler share:
+ *
+ *   snapshot ─▶ compress ─▶ encrypt ─▶ Storage.put(id)
+ *
+ * Every arrow is a pull-based Stream, so memory stays bounded whatever the
+ * size. The object is published only after the snapshot ended cleanly (for
+ * a command: exited 0); any failure or interruption aborts it.
+ */
+import { Clock, Context, Effect, Schema, Stream } from "effect"
+import * as os from "node:os"
+import { Compression } from "../compression/Compression.ts"
+import { Encryption } from "../encryption/Encryption.ts"
+import { Storage, type StoredBackup } from "../storage/Storage.ts"
+import { reclaimEvery } from "../stream/memory.ts"
+import { backupId, fileExtensionProblem, nameProblem } from "./names.ts"
+
+/** The host name that goes into backup IDs; os.hostname() unless provided. */
+export const Hostname = Context.Reference<string>("ubackup/Hostname", {
+  defaultValue: () => os.hostname().replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[.-]+/, "") || "host"
+})
+
+export class InvalidBackupName extends Schema.TaggedError<InvalidBackupName>()("InvalidBackupName", {
+  detail: Schema.String
+}) {
+  override get message() {
+    return this.detail
+  }
+}
+
+/** A snapshot that produced no bytes is a failed backup, not an empty one. */
+export class EmptySnapshot extends Schema.TaggedError<EmptySnapshot>()("EmptySnapshot", {
+  service: Schema.String,
+  source: Schema.String
+}) {
+  override get message() {
+    return `${this.source} produced no data: nothing was stored for ${this.service}`
+  }
+}
+
+export interface BackupRequest<E> {
+  readonly service: string
+  readonly taskId: string
+  /** What the stream holds, e.g. `.sql`; empty for none. */
+  readonly fileExtension: string
+  /** Where the bytes come from, for messages: `stdin`, `docker exec db1 pg_dump …`. */
+  readonly sourceName: string
+  readonly snapshot: Stream.Stream<Uint8Array, E>
+}
+
+export interface BackupResult extends StoredBackup {
+  /** Snapshot bytes, before compression and encryption. */
+  readonly bytesIn: number
+  readonly durationMs: number
+}
+
+const reclaimInterval = 16 * 1024 * 1024
+
+export const backupOne = <E>(request: BackupRequest<E>) =>
+  Effect.gen(function*() {
+    const problem = nameProblem("service name", request.service) ??
+      nameProblem("task ID", request.taskId) ??
+      fileExtensionProblem(request.fileExtension)
+    if (problem !== undefined) return yield* new InvalidBackupName({ detail: problem })
+    const compression = yield* Compression
+    const encryption = yield* Encryption
+    const storage = yield* Storage
+    const hostname = yield* Hostname
+    const started = yield* Clock.currentTimeMillis
+    const id = backupId({
+      service: request.service,
+      taskId: request.taskId,
+      hostname,
+      time: new Date(started),
+      fileExtension: request.fileExtension,
+      compressionExtension: compression.extension,
+      encryptionExtension: encryption.extension
+    })
+    let bytesIn = 0
+    const snapshot = request.snapshot.pipe(
+      Stream.tap((chunk) => Effect.sync(() => void (bytesIn += chunk.length))),
+      // checked before the stages downstream may finish their output
+      Stream.concat(Stream.fromEffectDrain(Effect.suspend(() =>
+        bytesIn === 0 ? Effect.fail(new EmptySnapshot({ service: request.service, source: request.sourceName })) : Effect.void
+      ))),
+      reclaimEvery(reclaimInterval)
+    )
+    const stored = yield* storage.put(id, snapshot.pipe(compression.compress, encryption.encrypt))
+    const finished = yield* Clock.currentTimeMillis
+    return { ...stored, bytesIn, durationMs: finished - started } satisfies BackupResult
+  }).pipe(Effect.withSpan("backupOne", { attributes: { service: request.service } }))
