@@ -31,7 +31,7 @@ export interface CompressionOptions {
   readonly level?: number
   /** Bytes per independent block (default 4 MiB). */
   readonly blockSize?: number
-  /** Blocks compressed at once (default: one more than the cores available). */
+  /** Blocks compressed at once (default: cores + 1, at most the thread pool size - 1). */
   readonly concurrency?: number
 }
 
@@ -46,12 +46,22 @@ export class Compression extends Context.Service<Compression, {
 
 export const defaultBlockSize = 4 * 1024 * 1024
 
+/**
+ * One lane more than cores (a lane idles while its output is collected), but
+ * at most one less than libuv's thread pool (4 unless UV_THREADPOOL_SIZE says
+ * more): file reads and writes need a free thread, and lanes beyond the pool
+ * would only queue while holding their blocks in memory.
+ */
+const defaultLanes = (): number => {
+  const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4
+  return Math.max(1, Math.min(os.availableParallelism() + 1, pool - 1))
+}
+
 export const makeCompression = (options: CompressionOptions): Compression["Service"] => {
   const { algorithm } = options
   const level = options.level ?? (algorithm === "zstd" ? 3 : 6)
   const blockSize = options.blockSize ?? defaultBlockSize
-  // one lane more than cores: a lane is idle while its output is collected
-  const lanes = options.concurrency ?? Math.max(2, os.availableParallelism() + 1)
+  const lanes = options.concurrency ?? defaultLanes()
   return {
     algorithm,
     extension: extensions[algorithm],

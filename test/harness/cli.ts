@@ -1,0 +1,40 @@
+/** Runs the real `bin/ubackup` (the bundled CLI) as a child process. */
+import { spawn } from "node:child_process"
+import * as path from "node:path"
+import type { Readable } from "node:stream"
+
+export const binary = path.resolve(import.meta.dirname, "../../bin/ubackup")
+
+export interface Run {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: Buffer
+  readonly stderr: string
+}
+
+export interface RunOptions {
+  /** Bytes for stdin, or a stream piped to it; nothing means an empty stdin. */
+  readonly input?: Uint8Array | string | Readable
+  readonly env?: Record<string, string | undefined>
+  readonly cwd?: string
+}
+
+export const ubackup = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<Run> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(binary, args, {
+      cwd: options.cwd,
+      env: { ...process.env, UBACKUP_CONF: undefined, ...options.env },
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    const stdout: Array<Buffer> = []
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk))
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on("error", reject)
+    child.on("close", (code, signal) => resolve({ code, signal, stdout: Buffer.concat(stdout), stderr }))
+    child.stdin.on("error", () => undefined) // a verb may exit before reading all of stdin
+    const input = options.input
+    if (input === undefined) child.stdin.end()
+    else if (typeof input === "string" || input instanceof Uint8Array) child.stdin.end(input)
+    else input.pipe(child.stdin)
+  })

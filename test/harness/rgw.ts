@@ -1,0 +1,68 @@
+/**
+ * A real S3-compatible server for the tests: Ceph's RADOS Gateway on
+ * 127.0.0.1, a throwaway single-node cluster started from
+ * scripts/rgw/start-rgw.sh and removed afterwards.
+ */
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { promisify } from "node:util"
+
+const run = promisify(execFile)
+const scripts = path.resolve(import.meta.dirname, "../../scripts/rgw")
+
+export interface S3Endpoint {
+  readonly endpoint: string
+  readonly region: string
+  readonly accessKeyId: string
+  readonly secretAccessKey: string
+  /** For radosgw-admin (more users): CEPH_CONF=<this> */
+  readonly cephConf: string
+}
+
+export const rgwCommands = ["radosgw", "ceph-mon", "ceph-osd", "curl"]
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+    server.on("error", reject)
+  })
+
+export const startRgw = async (): Promise<{ readonly s3: S3Endpoint; readonly stop: () => Promise<void> }> => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-rgw-"))
+  const port = await freePort()
+  const monPort = await freePort()
+  const env = {
+    ...process.env,
+    RGW_DIR: dir,
+    RGW_PORT: String(port),
+    MON_PORT: String(monPort),
+    // bluestore keeps object data in a sparse file rather than in the OSD's memory
+    OSD_STORE: "bluestore"
+  }
+  try {
+    await run("bash", [path.join(scripts, "start-rgw.sh")], { env, timeout: 120_000 })
+  } catch (error) {
+    const output = error as { stdout?: string; stderr?: string }
+    await run("bash", [path.join(scripts, "stop-rgw.sh")], { env }).catch(() => undefined)
+    throw new Error(`radosgw did not start:\n${output.stdout ?? ""}\n${output.stderr ?? ""}`)
+  }
+  return {
+    s3: {
+      endpoint: `http://127.0.0.1:${port}`,
+      region: "us-east-1",
+      accessKeyId: "AKIAIOSFODNN7EXAMPLE",
+      secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      cephConf: path.join(dir, "ceph.conf")
+    },
+    stop: async () => {
+      await run("bash", [path.join(scripts, "stop-rgw.sh")], { env }).catch(() => undefined)
+    }
+  }
+}

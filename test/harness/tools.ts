@@ -1,0 +1,37 @@
+/**
+ * Real programs the tests drive. On a laptop without one, its tests skip
+ * and say why; in CI (CI=true) a missing program fails the run instead.
+ */
+import { execFileSync } from "node:child_process"
+
+export const inCI = process.env.CI === "true" || process.env.CI === "1"
+
+const cache = new Map<string, boolean>()
+
+export const hasCommand = (command: string): boolean => {
+  let found = cache.get(command)
+  if (found === undefined) {
+    try {
+      execFileSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" })
+      found = true
+    } catch {
+      found = false
+    }
+    cache.set(command, found)
+  }
+  return found
+}
+
+/**
+ * True when every command is on PATH. When one is missing: in CI this
+ * throws (the suite must not skip there), elsewhere it prints why the
+ * caller's tests skip and returns false. Use with `describe.runIf(...)`.
+ */
+export const requireCommands = (suite: string, ...commands: Array<string>): boolean => {
+  const missing = commands.filter((command) => !hasCommand(command))
+  if (missing.length === 0) return true
+  const reason = `${suite}: needs ${missing.join(", ")} (see .ci/run or scripts/provision.sh)`
+  if (inCI) throw new Error(`CI=true but ${reason}`)
+  console.warn(`skipping ${reason}`)
+  return false
+}
