@@ -82,8 +82,9 @@ export const makeLocalStorage = (root: string): Storage["Service"] => {
               return Effect.tryPromise({ try: () => writeAll(handle, buffers), catch: fail })
             })
           )
-          // durable before visible: data, then the rename, then the folder entry
-          yield* Effect.tryPromise({
+          // durable before visible: data, then the rename, then the folder entry;
+          // once the stream ended cleanly the commit runs to its end
+          yield* Effect.uninterruptible(Effect.tryPromise({
             try: async () => {
               await handle.sync()
               await handle.close()
@@ -91,7 +92,7 @@ export const makeLocalStorage = (root: string): Storage["Service"] => {
               await syncDirectory(directory)
             },
             catch: fail
-          })
+          }))
           return { id, size, modified: new Date() }
         }),
       (handle, exit) =>
