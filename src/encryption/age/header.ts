@@ -68,10 +68,9 @@ export const parseHeader = (input: Uint8Array): { readonly header: Header; reado
   let offset = 0
   const nextLine = (): string | undefined => {
     const end = input.indexOf(0x0a, offset)
-    if (end === -1) {
-      if (input.length - offset > maxHeaderSize) throw malformed("line too long")
-      return undefined
-    }
+    // a header has to end within its first MiB: bogus input cannot make us buffer forever
+    if (end === -1 ? input.length > maxHeaderSize : end > maxHeaderSize) throw malformed("header larger than 1 MiB")
+    if (end === -1) return undefined
     const line = Buffer.from(input.subarray(offset, end)).toString("latin1")
     offset = end + 1
     return line
@@ -82,7 +81,6 @@ export const parseHeader = (input: Uint8Array): { readonly header: Header; reado
 
   const stanzas: Array<Stanza> = []
   for (;;) {
-    if (offset > maxHeaderSize) throw malformed("header larger than 1 MiB")
     const lineStart = offset
     const line = nextLine()
     if (line === undefined) return undefined
