@@ -23,8 +23,12 @@ const gzipMagic = Buffer.from([0x1f, 0x8b])
 
 export type Format = "zstd" | "gzip"
 
+/** A zstd stream may open with a skippable frame (pzstd writes one before every frame). */
+const isSkippableFrame = (head: Uint8Array): boolean =>
+  head.length >= 4 && (Buffer.from(head.subarray(0, 4)).readUInt32LE(0) & 0xfffffff0) >>> 0 === 0x184d2a50
+
 export const detectFormat = (head: Uint8Array): Format | undefined =>
-  Buffer.from(head.subarray(0, 4)).equals(zstdMagic)
+  Buffer.from(head.subarray(0, 4)).equals(zstdMagic) || isSkippableFrame(head)
     ? "zstd"
     : Buffer.from(head.subarray(0, 2)).equals(gzipMagic)
     ? "gzip"
@@ -61,6 +65,9 @@ async function* zstdFrames(source: AsyncIterator<Uint8Array>, first: Uint8Array)
     }
     const decoder = zlib.createZstdDecompress()
     const decoding = pipeline(frame(), decoder)
+    // a failure also ends the loop below, which then throws before `decoding`
+    // is awaited: without a handler it would be an unhandled rejection too
+    decoding.catch(() => undefined)
     for await (const chunk of decoder as AsyncIterable<Uint8Array>) yield chunk
     await decoding
   }
@@ -73,6 +80,7 @@ async function* gunzip(source: AsyncIterator<Uint8Array>, first: Uint8Array): As
   }
   const decoder = zlib.createGunzip()
   const decoding = pipeline(rest(), decoder)
+  decoding.catch(() => undefined) // as in zstdFrames
   for await (const chunk of decoder as AsyncIterable<Uint8Array>) yield chunk
   await decoding
 }

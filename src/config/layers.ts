@@ -13,13 +13,14 @@ import { layerLocal } from "../storage/local.ts"
 import type { Storage } from "../storage/Storage.ts"
 import type { LoadedConfig } from "./load.ts"
 
-export const encryptionLayer = ({ config }: LoadedConfig): Layer.Layer<Encryption, KeyError> =>
+export const encryptionLayer = ({ config, source: { name } }: LoadedConfig): Layer.Layer<Encryption, KeyError> =>
   Layer.effect(
     Encryption,
     Effect.gen(function*() {
+      // named as config errors are: which config (file or UBACKUP_CONF), then the field
       const sources: Array<readonly [string, string]> = []
-      if (config.encryptionPublicKey?.trim()) sources.push(["encryption_publickey", config.encryptionPublicKey])
-      config.encryptionRecipients?.forEach((text, i) => sources.push([`encryption_recipients[${i}]`, text]))
+      if (config.encryptionPublicKey?.trim()) sources.push([`${name}: encryption_publickey`, config.encryptionPublicKey])
+      config.encryptionRecipients?.forEach((text, i) => sources.push([`${name}: encryption_recipients[${i}]`, text]))
       const recipients = yield* Effect.forEach(sources, ([source, text]) => parseRecipient(text, source))
       return makeEncryption(recipients)
     })

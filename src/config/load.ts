@@ -88,6 +88,9 @@ const issuesOf = (error: Schema.SchemaError): Array<ConfigIssue> =>
     }
     // never echo the value: a misspelt secret key would print the secret
     if (excess) return { path: at, message: "unknown key" }
+    if (issue.message === "Missing key" && at === "storage") {
+      return { path: at, message: "no storage configured (expected local or s3)" }
+    }
     // an empty non-empty array reports its missing first element
     if (issue.message === "Missing key" && segments.at(-1) === 0) {
       return { path: formatPath(segments.slice(0, -1)), message: "must not be empty" }
@@ -95,14 +98,71 @@ const issuesOf = (error: Schema.SchemaError): Array<ConfigIssue> =>
     return { path: at, message: issue.message }
   })
 
+/**
+ * The offset of the first character that breaks the JSON grammar, or
+ * `text.length` when the text ends too early; `undefined` if the nesting is
+ * too deep to walk. For the errors V8 reports with a quote of the text
+ * ("Unexpected token 'S', …"SUPERSECRE"… is not valid JSON") instead of a
+ * position: that quote may be a secret.
+ */
+const firstBadOffset = (text: string): number | undefined => {
+  let i = 0
+  const whitespace = () => {
+    while (i < text.length && " \t\n\r".includes(text[i]!)) i++
+  }
+  const expect = (pattern: RegExp) => {
+    pattern.lastIndex = i
+    if (!pattern.test(text)) throw i
+    i = pattern.lastIndex
+  }
+  const value = (): void => {
+    whitespace()
+    const c = text[i]
+    if (c === "{" || c === "[") {
+      const close = c === "{" ? "}" : "]"
+      i++
+      whitespace()
+      if (text[i] === close) return void i++
+      for (;;) {
+        if (c === "{") {
+          whitespace()
+          expect(/"(?:[^"\\\u0000-\u001f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"/y)
+          whitespace()
+          expect(/:/y)
+        }
+        value()
+        whitespace()
+        if (text[i] === close) return void i++
+        expect(/,/y)
+      }
+    }
+    expect(/"(?:[^"\\\u0000-\u001f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y)
+  }
+  try {
+    value()
+    whitespace()
+    return i
+  } catch (offset) {
+    // thrown by expect(); anything else is a stack overflow on deep nesting
+    return typeof offset === "number" ? offset : undefined
+  }
+}
+
 const jsonProblem = (text: string, error: unknown): string => {
   const message = error instanceof Error ? error.message : String(error)
-  const position = /position (\d+)/.exec(message)
-  if (position === null) return `invalid JSON: ${message}`
-  const before = text.slice(0, Number(position[1]))
+  const stated = /at position (\d+)/.exec(message)
+  const offset = stated === null ? firstBadOffset(text) : Number(stated[1])
+  if (offset === undefined) return "invalid JSON"
+  // only V8's own words, never its quote of the text
+  const problem = stated !== null
+    ? message.replace(/(?: in JSON)? at position \d+.*$/, "")
+    : offset >= text.length
+    ? "unexpected end of the text"
+    : "unexpected character"
+  const before = text.slice(0, offset)
   const line = before.split("\n").length
   const column = before.length - before.lastIndexOf("\n")
-  return `invalid JSON at line ${line}, column ${column}: ${message.replace(/ in JSON at position \d+.*$/, "")}`
+  return `invalid JSON at line ${line}, column ${column}: ${problem}`
 }
 
 /** Decodes and checks a config text; the rules that span fields come after the schema. */

@@ -36,7 +36,7 @@ const rsaBits = (key: crypto.KeyObject) => key.asymmetricKeyDetails?.modulusLeng
 
 const checkRsa = (key: crypto.KeyObject, source: string) =>
   key.asymmetricKeyType !== "rsa"
-    ? Effect.fail(new KeyError({ source, reason: `a ${key.asymmetricKeyType} key where an RSA key was expected` }))
+    ? Effect.fail(new KeyError({ source, reason: `an ${key.asymmetricKeyType?.toUpperCase()} key where an RSA key was expected` }))
     : rsaBits(key) < minimumRsaBits
     ? Effect.fail(new KeyError({ source, reason: `RSA key of ${rsaBits(key)} bits; at least ${minimumRsaBits} are needed` }))
     : Effect.succeed(key)
@@ -69,6 +69,9 @@ const parseSshRsaLine = (line: string, source: string) =>
     return yield* checkRsa(key, source)
   })
 
+const privateKeyAsRecipient =
+  "this is a private key: the machine that takes backups must only hold the public key (see decryption-key-to-encryption-key)"
+
 /**
  * One recipient: an `age1…` X25519 recipient, an `ssh-rsa AAAA…` line, or a
  * PEM RSA public key (PKCS#1 `RSA PUBLIC KEY` or SPKI `PUBLIC KEY`).
@@ -84,10 +87,12 @@ export const parseRecipient = (text: string, source: string): Effect.Effect<Reci
       }
       return x25519Recipient(decoded.data)
     }
-    if (trimmed.startsWith("ssh-rsa ")) return sshRsaRecipient(yield* parseSshRsaLine(trimmed, source))
+    if (/^ssh-rsa\s/.test(trimmed)) return sshRsaRecipient(yield* parseSshRsaLine(trimmed, source))
     if (trimmed.startsWith("ssh-")) {
-      return yield* new KeyError({ source, reason: `${trimmed.split(" ")[0]} keys are not supported; use ssh-rsa, RSA PEM or age1…` })
+      return yield* new KeyError({ source, reason: `${trimmed.split(/\s/)[0]} keys are not supported; use ssh-rsa, RSA PEM or age1…` })
     }
+    // an age identity pasted where its recipient belongs: say so, as for a PEM private key
+    if (trimmed.toUpperCase().includes(identityPrefix)) return yield* new KeyError({ source, reason: privateKeyAsRecipient })
     const label = pemLabel(trimmed)
     if (label === undefined) {
       return yield* new KeyError({ source, reason: "not a key: expected age1…, ssh-rsa … or a PEM RSA public key" })
@@ -95,9 +100,7 @@ export const parseRecipient = (text: string, source: string): Effect.Effect<Reci
     if (label !== "RSA PUBLIC KEY" && label !== "PUBLIC KEY") {
       return yield* new KeyError({
         source,
-        reason: label.includes("PRIVATE")
-          ? "this is a private key: the machine that takes backups must only hold the public key (see decryption-key-to-encryption-key)"
-          : `unsupported PEM block "${label}"`
+        reason: label.includes("PRIVATE") ? privateKeyAsRecipient : `unsupported PEM block "${label}"`
       })
     }
     const key = yield* Effect.try({
@@ -162,7 +165,7 @@ export const parseDecryptionKeys = (text: string, source: string): Effect.Effect
       if (decoded?.prefix !== identityPrefix.toLowerCase() || decoded.data.length !== 32 || line !== line.toUpperCase()) {
         return yield* new KeyError({
           source: where,
-          reason: line.startsWith(recipientPrefix)
+          reason: line.startsWith(`${recipientPrefix}1`)
             ? "this is an age recipient (public key): decrypting needs the AGE-SECRET-KEY-1… identity"
             : "not an AGE-SECRET-KEY-1… identity or a PEM RSA private key"
         })
