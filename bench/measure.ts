@@ -2,7 +2,7 @@
  * Runs one shell script and measures it: wall time, and the peak memory of
  * the whole process tree. A pipeline's cost is the sum of its processes
  * (`zstd | age` holds both at once), so we sample VmRSS of every descendant
- * every ~20 ms and keep the largest sum. ru_maxrss of the largest single
+ * every ~50 ms and keep the largest sum. ru_maxrss of the largest single
  * process comes from GNU time, which sees all reaped descendants.
  */
 import { spawn } from "node:child_process"
@@ -40,7 +40,9 @@ export interface Measurement {
 
 const gnuTime = "/usr/bin/time"
 const hasGnuTime = fs.existsSync(gnuTime)
-const sampleMs = 20
+// every sample scans /proc in this process: often enough to catch peaks,
+// rarely enough not to steal much CPU from the tool being measured
+const sampleMs = 50
 
 /**
  * The descendants of one process, found by scanning /proc (this kernel has no

@@ -187,7 +187,7 @@ try {
   log("")
   for (const tool of tools) log(`${tool.name}: ${tool.label}`)
   log(`${+(corpus.bytes / GiB).toFixed(3)} GiB corpus (sha256 ${corpus.sha256.slice(0, 16)}), median of ${runs} run(s); MB = 10^6 bytes, MiB = 2^20`)
-  log("peak RSS: largest sum of VmRSS over the process tree (sampled every 20 ms); anon: the same for RssAnon (VmRSS less mapped")
+  log("peak RSS: largest sum of VmRSS over the process tree (sampled every 50 ms); anon: the same for RssAnon (VmRSS less mapped")
   log("files such as the node binary); max proc: ru_maxrss of the largest process")
   log("sync s: an untimed `sync` after the run (ubackup already fsyncs inside its wall time); per process: largest over all runs")
   log(table([header, ...rows]))
@@ -203,7 +203,8 @@ try {
     const sample = await runOnce(ubackup, "run4g", "/dev/null", prefix)
     fs.rmSync(sample.stored, { force: true })
     const m = sample.measurement
-    bigPeak = m.peakTreeRss
+    // the target is ubackup's memory: the node process, not the cat feeding it
+    bigPeak = m.maxProcessRss ?? m.peakByName.get("node")
     log(
       `  ${(copies * corpus.bytes / GiB).toFixed(2)} GiB in ${seconds(m.wallMs)} s, ${mbps(copies * corpus.bytes, m.wallMs).toFixed(1)} MB/s, ` +
         `${mib(sample.outputBytes)} MiB out, peak RSS ${mib(m.peakTreeRss)} MiB incl. cat (${byName(m.peakByName)}), anon ${mib(m.peakTreeAnon)} MiB, ` +
@@ -235,7 +236,7 @@ try {
   target(
     "peak RSS ≤ 128 MiB on 4 GiB",
     bigPeak === undefined ? undefined : bigPeak <= rssLimit,
-    bigPeak === undefined ? "skipped" : `${mib(bigPeak)} MiB`
+    bigPeak === undefined ? "skipped" : `${mib(bigPeak)} MiB (the node process)`
   )
 } finally {
   cleanUp()

@@ -1,19 +1,17 @@
-// Bundles the CLI: dist/cli.mjs plus a few shared chunks, a handful of parses
-// at start-up instead of resolving hundreds of modules, which keeps
-// `ubackup --help` fast. Code behind a dynamic import() (the AWS SDK) lands in
-// its own chunk and is loaded only by the verbs that use it: ~20 MiB less
-// memory for local storage.
+// Bundles the CLI into one file: one parse at start-up instead of resolving
+// hundreds of modules keeps `ubackup --help` fast. The AWS SDK sits behind a
+// dynamic import(): its code is in the file but runs only for S3 storage.
+// (Split into ES module chunks, the same code measured ~6x more full GCs
+// during a backup, about 0.5 s per GiB: one file it is.)
 import { build } from "esbuild"
-import { readFileSync } from "node:fs"
+import { readFileSync, rmSync } from "node:fs"
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
 
+rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true })
 await build({
-  entryPoints: { cli: "src/cli/main.ts" },
-  outdir: "dist",
-  outExtension: { ".js": ".mjs" },
-  chunkNames: "chunks/[name]-[hash]",
-  splitting: true,
+  entryPoints: ["src/cli/main.ts"],
+  outfile: "dist/cli.mjs",
   bundle: true,
   platform: "node",
   format: "esm",

@@ -2,7 +2,7 @@
  * Standard streams for the verbs: stdout carries data (backup IDs,
  * decrypted bytes, keys); everything for humans goes to stderr.
  */
-import { NodeSink } from "@effect/platform-node"
+import * as NodeSink from "@effect/platform-node/NodeSink"
 import { Effect, Schema, Stream } from "effect"
 import * as fs from "node:fs/promises"
 import { stdin } from "../snapshot/stdin.ts"

@@ -2,7 +2,8 @@
  * The `ubackup` command line: thin verbs over the library. Data goes to
  * stdout; messages and errors go to stderr; any error exits with code 1.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Console, Effect, Layer, Runtime, Schema } from "effect"
 import { CliError, CliOutput, Command } from "effect/cli"
 import { manualBackup } from "./backup.ts"

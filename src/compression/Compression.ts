@@ -7,8 +7,10 @@
  * of one long frame at 4 MiB blocks.
  */
 import { Context, Effect, Layer, Schema, Stream } from "effect"
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as os from "node:os"
 import { toBlocks } from "../stream/bytes.ts"
+import { BlockPool, Blocks, defaultBlockSize } from "../stream/pool.ts"
 import { CompressionLane } from "./lanes.ts"
 
 export const CompressionAlgorithm = Schema.Literals(["zstd", "gzip"])
@@ -44,8 +46,6 @@ export class Compression extends Context.Service<Compression, {
   static readonly layer = (options: CompressionOptions) => Layer.succeed(Compression, makeCompression(options))
 }
 
-export const defaultBlockSize = 4 * 1024 * 1024
-
 /**
  * One lane more than cores (a lane idles while its output is collected), but
  * at most one less than libuv's thread pool (4 unless UV_THREADPOOL_SIZE says
@@ -67,28 +67,28 @@ export const makeCompression = (options: CompressionOptions): Compression["Servi
     extension: extensions[algorithm],
     compress: (input) =>
       Stream.unwrap(Effect.gen(function*() {
-        const pool = yield* Effect.acquireRelease(
+        const shared = yield* Blocks
+        // sources fill the shared pool's blocks; another block size gets a pool of its own
+        const pool = shared.blockSize === blockSize ? shared : new BlockPool(blockSize)
+        const lanePool = yield* Effect.acquireRelease(
           Effect.sync(() => Array.from({ length: lanes }, () => new CompressionLane({ algorithm, level }))),
-          (pool) => Effect.sync(() => pool.forEach((lane) => lane.close()))
+          (lanePool) => Effect.sync(() => lanePool.forEach((lane) => lane.close()))
         )
-        // Blocks are recycled once compressed: a few blocks in steady state
-        // instead of a gigabyte of garbage per gigabyte backed up.
-        const free: Array<ArrayBuffer> = []
-        const allocate = () => new Uint8Array(free.pop() ?? new ArrayBuffer(blockSize))
         return input.pipe(
-          toBlocks(blockSize, allocate),
+          toBlocks(pool),
           Stream.zipWithIndex,
           Stream.mapEffect(
             ([block, index]) =>
               Effect.tryPromise({
                 // block n always goes to lane n mod lanes, and mapEffect keeps
                 // at most `lanes` blocks in flight: no lane gets two at once
-                try: () => pool[index % lanes]!.compress(block),
+                try: () => lanePool[index % lanes]!.compress(block),
                 catch: (cause) => new CompressionError({ algorithm, cause })
-              }).pipe(Effect.ensuring(Effect.sync(() => free.push(block.buffer as ArrayBuffer)))),
+              }).pipe(Effect.ensuring(Effect.sync(() => pool.release(block)))),
             { concurrency: lanes }
           ),
-          Stream.flattenIterable
+          // a frame is never empty: each batch of frames flattens to a non-empty batch of chunks
+          Stream.mapArray((frames) => frames.flat() as unknown as NonEmptyReadonlyArray<Uint8Array>)
         )
       }))
   }

@@ -3,7 +3,7 @@
  * and streams the plaintext out, for any number of zstd frames or gzip
  * members.
  */
-import { NodeStream } from "@effect/platform-node"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Schema, Stream } from "effect"
 import { Duplex } from "node:stream"
 import { pipeline } from "node:stream/promises"

@@ -3,7 +3,8 @@
  * recipients out. The file key is random per backup and dropped as soon as
  * the payload key is derived: the machine that takes a backup cannot read it.
  */
-import { Context, Layer, Stream } from "effect"
+import { Context, Layer, type Stream } from "effect"
+import { transformBytes } from "../stream/bytes.ts"
 import { AgeEncryptor } from "./age/file.ts"
 import type { Recipient } from "./age/recipient.ts"
 
@@ -20,17 +21,21 @@ export class Encryption extends Context.Service<Encryption, {
 export const makeEncryption = (recipients: ReadonlyArray<Recipient>): Encryption["Service"] => ({
   recipients: recipients.map((r) => r.label),
   extension: ".age",
-  encrypt: (input) =>
-    Stream.suspend(() => {
-      const age = new AgeEncryptor(recipients)
-      const sealed = input.pipe(
-        Stream.map((chunk): Uint8Array => Buffer.concat(age.push(chunk))),
-        Stream.filter((b) => b.length > 0)
-      )
-      return Stream.succeed<Uint8Array>(age.prelude).pipe(
-        Stream.concat(sealed),
-        // sealed only after the input ended cleanly: a failed input never gets a final chunk
-        Stream.concat(Stream.suspend(() => Stream.fromIterable<Uint8Array>(age.finish())))
-      )
-    })
+  encrypt: transformBytes(() => {
+    const age = new AgeEncryptor(recipients)
+    let started = false
+    // the header goes out with the first output, also for an empty input
+    const withPrelude = (chunks: ReadonlyArray<Uint8Array>): ReadonlyArray<Uint8Array> => {
+      if (started || chunks.length === 0) return chunks
+      started = true
+      return [age.prelude, ...chunks]
+    }
+    return {
+      push: (chunk) => withPrelude(age.push(chunk)),
+      // sealed only after the input ended cleanly: a failed input never gets a final chunk
+      finish: () => withPrelude(age.finish())
+    }
+  }, (cause): never => {
+    throw cause
+  })
 })

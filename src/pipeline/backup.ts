@@ -12,6 +12,7 @@ import * as os from "node:os"
 import { Compression } from "../compression/Compression.ts"
 import { Encryption } from "../encryption/Encryption.ts"
 import { Storage, type StoredBackup } from "../storage/Storage.ts"
+import { countBytes } from "../stream/bytes.ts"
 import { reclaimEvery } from "../stream/memory.ts"
 import { backupId, fileExtensionProblem, nameProblem } from "./names.ts"
 
@@ -54,8 +55,6 @@ export interface BackupResult extends StoredBackup {
   readonly durationMs: number
 }
 
-const reclaimInterval = 16 * 1024 * 1024
-
 export const backupOne = <E>(request: BackupRequest<E>) =>
   Effect.gen(function*() {
     const problem = nameProblem("service name", request.service) ??
@@ -77,13 +76,16 @@ export const backupOne = <E>(request: BackupRequest<E>) =>
       encryptionExtension: encryption.extension
     })
     let bytesIn = 0
+    const reclaim = reclaimEvery()
     const snapshot = request.snapshot.pipe(
-      Stream.tap((chunk) => Effect.sync(() => void (bytesIn += chunk.length))),
+      countBytes((bytes) => {
+        bytesIn += bytes
+        reclaim(bytes)
+      }),
       // checked before the stages downstream may finish their output
       Stream.concat(Stream.fromEffectDrain(Effect.suspend(() =>
         bytesIn === 0 ? Effect.fail(new EmptySnapshot({ service: request.service, source: request.sourceName })) : Effect.void
-      ))),
-      reclaimEvery(reclaimInterval)
+      )))
     )
     const stored = yield* storage.put(id, snapshot.pipe(compression.compress, encryption.encrypt))
     const finished = yield* Clock.currentTimeMillis

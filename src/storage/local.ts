@@ -5,7 +5,7 @@
  * and a failed or interrupted backup removes its temporary file.
  */
 import { Effect, Layer, Stream } from "effect"
-import { NodeStream } from "@effect/platform-node"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"

@@ -12,10 +12,11 @@ import {
   type S3ClientConfig
 } from "@aws-sdk/client-s3"
 import { Upload } from "@aws-sdk/lib-storage"
-import { NodeStream } from "@effect/platform-node"
+import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import type { Readable } from "node:stream"
 import { isBackupId, isSafeName } from "../pipeline/names.ts"
+import { countBytes } from "../stream/bytes.ts"
 import { Storage, type StoredBackup, StorageError } from "./Storage.ts"
 
 export interface S3StorageOptions {
@@ -105,7 +106,7 @@ export const makeS3Storage = (client: S3Client, options: S3StorageOptions): Stor
       let size = 0
       let bodyFailure: { readonly error: E } | undefined
       const counted = body.pipe(
-        Stream.tap((chunk) => Effect.sync(() => void (size += chunk.length))),
+        countBytes((bytes) => void (size += bytes)),
         // remember the stream's own error: lib-storage only sees "the Body failed"
         Stream.tapError((error) => Effect.sync(() => void (bodyFailure = { error })))
       )
