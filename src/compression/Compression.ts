@@ -4,7 +4,7 @@
  * The input is cut into independent blocks that are compressed in parallel on
  * libuv's thread pool (see lanes.ts), then emitted in order. The output is a sequence of zstd frames or gzip members: valid input
  * for `zstd -d`, `gunzip` and `decompress` alike, with a ratio within about 1 %
- * of one long frame at 4 MiB blocks.
+ * of one long frame at 3 MiB blocks.
  */
 import { Context, Effect, Layer, Schema, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
@@ -31,7 +31,7 @@ export interface CompressionOptions {
   readonly algorithm: CompressionAlgorithm
   /** zstd 1–19 (default 3, zstd's own), gzip 1–9 (default 6, gzip's own). */
   readonly level?: number
-  /** Bytes per independent block (default 4 MiB). */
+  /** Bytes per independent block (default 3 MiB, the shared pool's). */
   readonly blockSize?: number
   /** Blocks compressed at once (default: cores + 1, at most the thread pool size - 1). */
   readonly concurrency?: number

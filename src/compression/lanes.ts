@@ -26,9 +26,11 @@ export class CompressionLane {
   #reject: ((error: Error) => void) | undefined
 
   constructor(options: LaneOptions) {
-    // output arrives in pieces of at most this size; small enough to not
-    // waste memory on incompressible data, large enough to stay cheap
-    const chunkSize = 256 * 1024
+    // output arrives in pieces of at most this size: a block's frame takes
+    // one or two pieces. Each piece is a round trip through the thread pool,
+    // which costs the main thread ~0.2 ms here: 256 KiB pieces measured ~8 %
+    // slower overall, 4 MiB ones held ~10 MiB more memory
+    const chunkSize = 1024 * 1024
     if (options.algorithm === "zstd") {
       this.#stream = zlib.createZstdCompress({
         chunkSize,
