@@ -2,7 +2,7 @@
  * Runs one shell script and measures it: wall time, and the peak memory of
  * the whole process tree. A pipeline's cost is the sum of its processes
  * (`zstd | age` holds both at once), so we sample VmRSS of every descendant
- * every ~50 ms and keep the largest sum. ru_maxrss of the largest single
+ * every ~250 ms and keep the largest sum. ru_maxrss of the largest single
  * process comes from GNU time, which sees all reaped descendants.
  */
 import { spawn } from "node:child_process"
@@ -40,9 +40,11 @@ export interface Measurement {
 
 const gnuTime = "/usr/bin/time"
 const hasGnuTime = fs.existsSync(gnuTime)
-// every sample scans /proc in this process: often enough to catch peaks,
-// rarely enough not to steal much CPU from the tool being measured
-const sampleMs = 50
+// every sample scans /proc in this process, which is slow under a sandboxing
+// kernel: at 20–50 ms it took enough of the 2 cores to slow the tool being
+// measured. Memory in these tools plateaus within the first second, and
+// ru_maxrss (GNU time) gives each process's exact peak anyway.
+const sampleMs = 250
 
 /**
  * The descendants of one process, found by scanning /proc (this kernel has no

@@ -150,13 +150,22 @@ try {
   const summary = new Map(
     [...samples].map(([name, list]) => {
       const wall = median(list.map((sample) => sample.measurement.wallMs))
-      return [name, { wall, mbps: mbps(corpus.bytes, wall), rss: median(list.map((sample) => sample.measurement.peakTreeRss)) }]
+      // durable: until the output is on disk. ubackup fsyncs inside its wall
+      // time; for the others the write-back they left to the kernel is added
+      const durable = median(list.map((sample) => sample.measurement.wallMs + sample.syncMs))
+      return [name, {
+        wall,
+        mbps: mbps(corpus.bytes, wall),
+        durableMbps: mbps(corpus.bytes, durable),
+        rss: median(list.map((sample) => sample.measurement.peakTreeRss))
+      }]
     })
   )
   const reference = summary.get("zstd-age")
   const header = [
-    "tool", "wall s", "min-max s", "MB/s", "out MiB", "out/in", "sync s",
-    "peak RSS MiB", "anon MiB", "max proc MiB", "MB/s vs zstd|age", "RSS vs zstd|age", "per process (peak VmRSS MiB)"
+    "tool", "wall s", "min-max s", "MB/s", "out MiB", "out/in", "sync s", "durable MB/s",
+    "peak RSS MiB", "anon MiB", "max proc MiB", "MB/s vs zstd|age", "durable vs zstd|age", "RSS vs zstd|age",
+    "per process (peak VmRSS MiB)"
   ]
   const rows = tools.map((tool) => {
     const list = samples.get(tool.name)!
@@ -176,10 +185,12 @@ try {
       mib(out),
       (out / corpus.bytes).toFixed(3),
       seconds(median(list.map((sample) => sample.syncMs))),
+      own.durableMbps.toFixed(1),
       mib(own.rss),
       mib(median(list.map((sample) => sample.measurement.peakTreeAnon))),
       maxProcess.every((bytes) => bytes !== undefined) ? mib(median(maxProcess)) : "-",
       reference ? (own.mbps / reference.mbps).toFixed(2) : "n/a",
+      reference ? (own.durableMbps / reference.durableMbps).toFixed(2) : "n/a",
       reference ? (own.rss / reference.rss).toFixed(2) : "n/a",
       byName(peaks)
     ]
@@ -187,9 +198,10 @@ try {
   log("")
   for (const tool of tools) log(`${tool.name}: ${tool.label}`)
   log(`${+(corpus.bytes / GiB).toFixed(3)} GiB corpus (sha256 ${corpus.sha256.slice(0, 16)}), median of ${runs} run(s); MB = 10^6 bytes, MiB = 2^20`)
-  log("peak RSS: largest sum of VmRSS over the process tree (sampled every 50 ms); anon: the same for RssAnon (VmRSS less mapped")
+  log("peak RSS: largest sum of VmRSS over the process tree (sampled every 250 ms); anon: the same for RssAnon (VmRSS less mapped")
   log("files such as the node binary); max proc: ru_maxrss of the largest process")
-  log("sync s: an untimed `sync` after the run (ubackup already fsyncs inside its wall time); per process: largest over all runs")
+  log("sync s: an untimed `sync` after the run (ubackup already fsyncs inside its wall time); durable MB/s: over wall + sync,")
+  log("i.e. until the output is on disk, as ubackup guarantees; per process: largest over all runs")
   log(table([header, ...rows]))
 
   // ---- 4 GiB pipe: memory must stay flat however long the stream ----
@@ -225,7 +237,16 @@ try {
     `throughput ≥ ${throughputTarget} × zstd|age`,
     ubackupSummary && reference ? ubackupSummary.mbps >= throughputTarget * reference.mbps : undefined,
     ubackupSummary && reference
-      ? `${ubackupSummary.mbps.toFixed(1)} vs ${reference.mbps.toFixed(1)} MB/s = ${(ubackupSummary.mbps / reference.mbps).toFixed(2)} (medians)`
+      ? `${ubackupSummary.mbps.toFixed(1)} vs ${reference.mbps.toFixed(1)} MB/s = ${(ubackupSummary.mbps / reference.mbps).toFixed(2)} (medians of wall time)`
+      : "needs ubackup and zstd-age"
+  )
+  target(
+    `throughput ≥ ${throughputTarget} × zstd|age, both durable (output on disk)`,
+    ubackupSummary && reference ? ubackupSummary.durableMbps >= throughputTarget * reference.durableMbps : undefined,
+    ubackupSummary && reference
+      ? `${ubackupSummary.durableMbps.toFixed(1)} vs ${reference.durableMbps.toFixed(1)} MB/s = ${
+        (ubackupSummary.durableMbps / reference.durableMbps).toFixed(2)
+      } (medians of wall + sync)`
       : "needs ubackup and zstd-age"
   )
   target(
