@@ -9,6 +9,7 @@ import { CliError, CliOutput, Command } from "effect/cli"
 import { manualBackup } from "./backup.ts"
 import { configCommand, init, printDefaultConfig } from "./config.ts"
 import { decryptionKeyGenerate, decryptionKeyToEncryptionKey } from "./keys.ts"
+import { OutputError } from "./io.ts"
 import { decryptCommand, storageCommand } from "./restore.ts"
 
 declare const UBACKUP_VERSION: string
@@ -58,14 +59,18 @@ const report = <E>(cause: Cause.Cause<E>): Effect.Effect<never, Reported> => {
   const failures = cause.reasons.flatMap((reason) =>
     reason._tag === "Fail" ? [reason.error] : reason._tag === "Die" ? [reason.defect] : []
   )
-  // parse errors were already presented with the help text
-  const unreported = failures.filter((error) => !CliError.isCliError(error))
+  // parse errors were already presented with the help text; a reader that
+  // closed the pipe early (`| head`) knows why it stopped: exit 1, quietly
+  const unreported = failures.filter((error) => !CliError.isCliError(error) && !isClosedPipe(error))
   return Effect.forEach(unreported, (error) =>
     Effect.sync(() => {
       const detail = reasonIsDefect(cause, error) && error instanceof Error ? `\n${error.stack ?? ""}` : ""
       process.stderr.write(`ubackup: error: ${messageOf(error)}${detail}\n`)
     })).pipe(Effect.andThen(Effect.fail(new Reported())))
 }
+
+const isClosedPipe = (error: unknown) =>
+  error instanceof OutputError && (error.cause as NodeJS.ErrnoException | undefined)?.code === "EPIPE"
 
 const reasonIsDefect = <E>(cause: Cause.Cause<E>, error: unknown) =>
   cause.reasons.some((reason) => reason._tag === "Die" && reason.defect === error)

@@ -1,5 +1,5 @@
 /** Runs the real `bin/ubackup` (the bundled CLI) as a child process. */
-import { spawn } from "node:child_process"
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import * as path from "node:path"
 import type { Readable } from "node:stream"
 
@@ -38,3 +38,25 @@ export const ubackup = (args: ReadonlyArray<string>, options: RunOptions = {}): 
     else if (typeof input === "string" || input instanceof Uint8Array) child.stdin.end(input)
     else input.pipe(child.stdin)
   })
+
+/** A `bin/ubackup` left running with an open stdin, for tests that signal it mid-stream. */
+export interface Running {
+  readonly child: ChildProcessWithoutNullStreams
+  /** Output so far. */
+  readonly output: () => { readonly stdout: string; readonly stderr: string }
+  readonly exited: Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
+}
+
+export const start = (args: ReadonlyArray<string>): Running => {
+  const child = spawn(binary, args, { stdio: ["pipe", "pipe", "pipe"] })
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  child.stdin.on("error", () => undefined) // the child stops reading when it is killed
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on("error", reject)
+    child.on("close", (code, signal) => resolve({ code, signal }))
+  })
+  return { child, output: () => ({ stdout, stderr }), exited }
+}

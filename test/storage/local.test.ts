@@ -5,14 +5,13 @@
  * temporary file behind.
  */
 import { Cause, Data, Effect, Fiber, Stream } from "effect"
-import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeLocalStorage } from "../../src/storage/local.ts"
-import { binary, ubackup } from "../harness/cli.ts"
+import { start, ubackup } from "../harness/cli.ts"
 
 const MiB = 1024 * 1024
 
@@ -98,16 +97,7 @@ describe("local storage", () => {
 
     it("SIGTERM while reading a slow stdin: exits non-zero, no backup and no temporary file", async () => {
       const folder = path.join(root, "killed")
-      const child = spawn(binary, ["manual-backup", "killed", "task1", "--config", config], { stdio: ["pipe", "pipe", "pipe"] })
-      let stdout = ""
-      let stderr = ""
-      child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      child.stdin.on("error", () => undefined) // the child stops reading when it is killed
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-        child.on("error", reject)
-        child.on("close", (code, signal) => resolve({ code, signal }))
-      })
+      const { child, output, exited } = start(["manual-backup", "killed", "task1", "--config", config])
       try {
         // more than one compression block, so some output reaches the file; stdin stays open
         child.stdin.write(crypto.randomBytes(6 * MiB))
@@ -125,12 +115,12 @@ describe("local storage", () => {
           exited,
           new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 15_000))
         ])
-        expect(exit, `the backup did not exit after SIGTERM; stderr: ${stderr}`).not.toBe("hung")
+        expect(exit, `the backup did not exit after SIGTERM; stderr: ${output().stderr}`).not.toBe("hung")
         if (exit === "hung") return
         expect(exit.signal).toBeNull()
         expect(exit.code).not.toBe(0)
         expect(exit.code).not.toBeNull()
-        expect(stdout).toBe("")
+        expect(output().stdout).toBe("")
         expect(entries(folder)).toEqual([])
       } finally {
         child.stdin.destroy()

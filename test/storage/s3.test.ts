@@ -27,7 +27,7 @@ import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { defaultPartSize, makeS3Client, makeS3Storage, type S3StorageOptions } from "../../src/storage/s3.ts"
-import { binary, ubackup } from "../harness/cli.ts"
+import { binary, start, ubackup } from "../harness/cli.ts"
 import { rgwCommands, type S3Endpoint } from "../harness/rgw.ts"
 import { requireCommands } from "../harness/tools.ts"
 
@@ -442,16 +442,7 @@ describe.runIf(ready)("S3 storage (radosgw)", () => {
   })
 
   it("SIGTERM during a streamed backup: exits non-zero, no object, the multipart upload is aborted", async () => {
-    const child = spawn(binary, ["manual-backup", "sigterm", "task1", "--config", config], { stdio: ["pipe", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    child.stdin.on("error", () => undefined) // the child stops reading when it is killed
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      child.on("error", reject)
-      child.on("close", (code, signal) => resolve({ code, signal }))
-    })
+    const { child, output, exited } = start(["manual-backup", "sigterm", "task1", "--config", config])
     try {
       // incompressible, so the encrypted output passes the part size; stdin stays open
       child.stdin.write(crypto.randomBytes(30 * MiB))
@@ -461,12 +452,12 @@ describe.runIf(ready)("S3 storage (radosgw)", () => {
         exited,
         new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 15_000))
       ])
-      expect(exit, `the backup did not exit after SIGTERM; stderr: ${stderr}`).not.toBe("hung")
+      expect(exit, `the backup did not exit after SIGTERM; stderr: ${output().stderr}`).not.toBe("hung")
       if (exit === "hung") return
       expect(exit.signal).toBeNull()
       expect(exit.code).not.toBe(0)
       expect(exit.code).not.toBeNull()
-      expect(stdout).toBe("")
+      expect(output().stdout).toBe("")
       expect(await keysUnder(bucket, "sigterm/")).toEqual([])
       expect(await openUploadKeys()).toEqual([])
     } finally {
