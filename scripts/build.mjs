@@ -1,24 +1,34 @@
-// Bundles the CLI into one file: one parse at start-up instead of resolving
-// hundreds of modules keeps `ubackup --help` fast. The AWS SDK sits behind a
-// dynamic import(): its code is in the file but runs only for S3 storage.
-// (Split into ES module chunks, the same code measured ~6x more full GCs
-// during a backup, about 0.5 s per GiB: one file it is.)
+// Bundles the CLI into one file, dist/cli.mjs: one parse at start-up instead of
+// resolving hundreds of modules keeps `ubackup --help` fast. (Split into ES
+// module chunks, the same code measured ~6x more full GCs during a backup.)
+//
+// The big optional dependencies live in src/vendor/ (the AWS SDK, dockerode)
+// and become files of their own, dist/vendor/*.mjs, that the CLI imports only
+// when a verb needs them: a backup to a local folder never parses their ~3 MB.
 import { build } from "esbuild"
-import { readFileSync, rmSync } from "node:fs"
+import { readdirSync, readFileSync, renameSync, rmSync } from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 
-const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
+const root = fileURLToPath(new URL("..", import.meta.url))
+const { version } = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"))
+const vendor = path.join(root, "src/vendor")
 
-rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true })
-await build({
-  entryPoints: ["src/cli/main.ts"],
-  outfile: "dist/cli.mjs",
+const common = {
   bundle: true,
   platform: "node",
   format: "esm",
   target: "node22.19",
-  // CommonJS dependencies (the AWS SDK) call require() for Node built-ins
-  banner: { js: "import { createRequire as __ubackupRequire } from 'node:module'; const require = __ubackupRequire(import.meta.url);" },
-  define: { UBACKUP_VERSION: JSON.stringify(version) },
+  // CommonJS dependencies call require() for Node built-ins and read __dirname
+  banner: {
+    js: [
+      "import { createRequire as __ubackupRequire } from 'node:module';",
+      "import { fileURLToPath as __ubackupPath } from 'node:url';",
+      "const require = __ubackupRequire(import.meta.url);",
+      "const __filename = __ubackupPath(import.meta.url);",
+      "const __dirname = __ubackupPath(new URL('.', import.meta.url));"
+    ].join(" ")
+  },
   // optional native helpers of ssh2 (pulled in by dockerode) are not needed
   external: ["cpu-features", "*.node"],
   minifySyntax: true,
@@ -26,4 +36,45 @@ await build({
   legalComments: "none",
   sourcemap: "linked",
   logLevel: "warning"
-})
+}
+
+/** `import("../vendor/x.ts")` in the CLI becomes `import("./vendor/x.mjs")`, left to run time. */
+const vendorAsSeparateFiles = {
+  name: "vendor-as-separate-files",
+  setup(builder) {
+    builder.onResolve({ filter: /\/vendor\/[^/]+\.ts$/ }, (args) => {
+      const resolved = path.resolve(args.resolveDir, args.path)
+      if (path.dirname(resolved) !== vendor) return undefined
+      return { path: `./vendor/${path.basename(resolved, ".ts")}.mjs`, external: true }
+    })
+  }
+}
+
+// built next to dist/ and swapped in at the end, so that a CLI started while
+// another build runs (parallel test runs) never finds dist/ half written
+const dist = path.join(root, "dist")
+const out = `${dist}.build-${process.pid}`
+rmSync(out, { recursive: true, force: true })
+await Promise.all([
+  build({
+    ...common,
+    entryPoints: [path.join(root, "src/cli/main.ts")],
+    outfile: path.join(out, "cli.mjs"),
+    define: { UBACKUP_VERSION: JSON.stringify(version) },
+    plugins: [vendorAsSeparateFiles]
+  }),
+  build({
+    ...common,
+    entryPoints: readdirSync(vendor).filter((file) => file.endsWith(".ts")).map((file) => path.join(vendor, file)),
+    outdir: path.join(out, "vendor"),
+    outExtension: { ".js": ".mjs" }
+  })
+])
+const old = `${dist}.old-${process.pid}`
+try {
+  renameSync(dist, old)
+} catch {
+  // no dist/ yet
+}
+renameSync(out, dist)
+rmSync(old, { recursive: true, force: true })

@@ -14,13 +14,29 @@ declare -A needs=(
   [radosgw]=radosgw
   [ceph-mon]=ceph-mon
   [ceph-osd]=ceph-osd
+  [dockerd]=docker.io
+  [busybox]=busybox-static
+  [psql]=postgresql-client
 )
+
+# the Docker tests need a running engine; started here when the machine has none
+start_dockerd() {
+  command -v dockerd >/dev/null 2>&1 || return 0
+  docker info >/dev/null 2>&1 && return 0
+  [ "$(id -u)" -eq 0 ] || { echo "dockerd is not running and needs root to start" >&2; return 0; }
+  echo "starting dockerd" >&2
+  setsid dockerd --host=unix:///var/run/docker.sock >/tmp/ubackup-dockerd.log 2>&1 < /dev/null &
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && return 0; sleep 1; done
+  echo "dockerd did not start; see /tmp/ubackup-dockerd.log" >&2
+}
 
 missing=()
 for command in "${!needs[@]}"; do
-  command -v "$command" >/dev/null 2>&1 || missing+=("${needs[$command]}")
+  command -v "$command" >/dev/null 2>&1 || [ -x "$command" ] || missing+=("${needs[$command]}")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# the PostgreSQL server (15 on Debian 12, 17 on 13) for the pg_dump test image
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+if [ ${#missing[@]} -eq 0 ]; then start_dockerd; exit 0; fi
 # sort -u: several commands share a package
 mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 
@@ -36,3 +52,4 @@ fi
 echo "installing: ${missing[*]}" >&2
 $sudo apt-get update -qq >&2
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+start_dockerd

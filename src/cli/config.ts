@@ -50,6 +50,8 @@ export const printDefaultConfig = Command.make(
           compression: "zstd",
           docker_endpoint: "unix:///var/run/docker.sock",
           static_targets: [{ service_name: "someapp", backup_command: ["cat", "/var/lib/someapp/file.db"], file_extension: ".db" }],
+          concurrency: 1,
+          target_timeout: "2h",
           storage: {
             s3: {
               bucket: "mybucket",

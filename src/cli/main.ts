@@ -4,9 +4,10 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Cause, Console, Effect, Layer, Runtime, Schema } from "effect"
+import { Cause, Console, Effect, Layer, Logger, Runtime, Schema } from "effect"
 import { CliError, CliOutput, Command } from "effect/cli"
 import { manualBackup } from "./backup.ts"
+import { now } from "./now.ts"
 import { configCommand, init, printDefaultConfig } from "./config.ts"
 import { decryptionKeyGenerate, decryptionKeyToEncryptionKey } from "./keys.ts"
 import { OutputError } from "./io.ts"
@@ -19,6 +20,7 @@ export const ubackup = Command.make("ubackup").pipe(
   Command.withDescription("Encrypted, streaming backups of Docker containers and commands, to S3 or a local folder"),
   Command.withSubcommands([
     init,
+    now,
     manualBackup,
     decryptCommand,
     storageCommand,
@@ -77,7 +79,8 @@ const reasonIsDefect = <E>(cause: Cause.Cause<E>, error: unknown) =>
 
 export const main = Command.run(ubackup, { version }).pipe(
   Effect.catchCause(report),
-  Effect.provide(Layer.mergeAll(NodeServices.layer, CliOutput.layerPresenter(presenter)))
+  // logs are for humans: stderr, so that stdout carries only data
+  Effect.provide(Layer.mergeAll(NodeServices.layer, CliOutput.layerPresenter(presenter), Layer.succeed(Logger.LogToStderr, true)))
 )
 
 NodeRuntime.runMain(main, { disableErrorReporting: true })

@@ -5,6 +5,7 @@
 import { Effect, Schema } from "effect"
 import { CompressionAlgorithm } from "../compression/Compression.ts"
 import { isFileExtension, isSafeName } from "../pipeline/names.ts"
+import { parseDuration } from "./duration.ts"
 
 const NonEmpty = Schema.String.check(Schema.isNonEmpty())
 
@@ -52,6 +53,10 @@ export const StaticTarget = Schema.Struct({
   fileExtension: "file_extension"
 }))
 
+const Duration = Schema.String.check(
+  Schema.makeFilter((text: string) => parseDuration(text) !== undefined || "Expected a duration such as 90s, 5m or 1h30m")
+)
+
 export const AlertmanagerConfig = Schema.Struct({
   baseurl: Schema.String.check(Schema.makeFilter((url: string) => /^https?:\/\/\S+$/.test(url) || "Expected an http:// or https:// URL"))
 })
@@ -65,12 +70,19 @@ export const Config = Schema.Struct({
     Schema.String.check(Schema.makeFilter((url: string) => /^(unix|tcp|http|https|npipe):\/\/.+/.test(url) || "Expected unix:///path/to/docker.sock or tcp://host:port"))
   ),
   staticTargets: Schema.Array(StaticTarget).pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed([]))),
+  /** Targets backed up at once by `now` and the scheduler. */
+  concurrency: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 64 })).pipe(
+    Schema.withDecodingDefaultTypeKey(Effect.succeed(1))
+  ),
+  /** Ends a target that runs longer (label `ubackup.timeout` overrides it); none by default. */
+  targetTimeout: Schema.optionalKey(Duration),
   alertmanager: Schema.optionalKey(AlertmanagerConfig)
 }).pipe(Schema.encodeKeys({
   encryptionPublicKey: "encryption_publickey",
   encryptionRecipients: "encryption_recipients",
   dockerEndpoint: "docker_endpoint",
-  staticTargets: "static_targets"
+  staticTargets: "static_targets",
+  targetTimeout: "target_timeout"
 }))
 
 export type Config = typeof Config.Type

@@ -41,15 +41,23 @@ export interface StaticTarget {
 
 export type Target = DockerTarget | StaticTarget
 
-/** A label or config that makes a container unusable as a target: reported, and the others go on. */
-export interface Disqualified {
+/**
+ * A container that declares a backup command ubackup cannot use (an
+ * unbalanced quote, `dockervolume://` without exactly one volume, a bad
+ * label): a failed target of the run, reported like any other failure.
+ */
+export interface InvalidTarget {
+  readonly _tag: "Invalid"
+  readonly service: string
+  readonly taskId: string
   readonly containerName: string
+  readonly commandText: string
   readonly reason: string
 }
 
 export interface Discovered {
   readonly targets: ReadonlyArray<Target>
-  readonly disqualified: ReadonlyArray<Disqualified>
+  readonly invalid: ReadonlyArray<InvalidTarget>
 }
 
 export class DiscoveryError extends Schema.TaggedError<DiscoveryError>()("DiscoveryError", {

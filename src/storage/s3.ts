@@ -4,20 +4,19 @@
  * backup stream fails or the run is interrupted, the multipart upload is
  * aborted and no object appears. Nothing touches the disk.
  */
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  S3Client,
-  type S3ClientConfig
-} from "@aws-sdk/client-s3"
-import { Upload } from "@aws-sdk/lib-storage"
+import type { ListObjectsV2CommandOutput, S3Client, S3ClientConfig } from "@aws-sdk/client-s3"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Effect, Layer, Redacted, Stream } from "effect"
 import type { Readable } from "node:stream"
 import { isBackupId, isSafeName } from "../pipeline/names.ts"
 import { countBytes } from "../stream/bytes.ts"
+import type * as Sdk from "../vendor/s3.ts"
 import { Storage, type StoredBackup, StorageError } from "./Storage.ts"
+
+export type S3Sdk = typeof Sdk
+
+/** Loads the AWS SDK (its own file in the CLI build). */
+export const loadS3Sdk = (): Promise<S3Sdk> => import("../vendor/s3.ts")
 
 export interface S3StorageOptions {
   readonly bucket: string
@@ -75,7 +74,7 @@ const failure = (operation: string, subject: string, options: S3StorageOptions) 
   )
 }
 
-export const makeS3Client = (options: S3StorageOptions): S3Client => {
+export const makeS3Client = (sdk: S3Sdk, options: S3StorageOptions): S3Client => {
   const config: S3ClientConfig = {
     region: options.region ?? "us-east-1",
     forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
@@ -90,10 +89,10 @@ export const makeS3Client = (options: S3StorageOptions): S3Client => {
   if (options.accessKeyId !== undefined && options.secretAccessKey !== undefined) {
     config.credentials = { accessKeyId: options.accessKeyId, secretAccessKey: Redacted.value(options.secretAccessKey) }
   }
-  return new S3Client(config)
+  return new sdk.S3Client(config)
 }
 
-export const makeS3Storage = (client: S3Client, options: S3StorageOptions): Storage["Service"] => {
+export const makeS3Storage = (sdk: S3Sdk, client: S3Client, options: S3StorageOptions): Storage["Service"] => {
   const { bucket } = options
   const send = <A>(operation: string, subject: string, f: (signal: AbortSignal) => Promise<A>) =>
     Effect.tryPromise({ try: f, catch: failure(operation, subject, options) })
@@ -112,7 +111,7 @@ export const makeS3Storage = (client: S3Client, options: S3StorageOptions): Stor
       )
       const readable: Readable = yield* NodeStream.toReadable(counted)
       const uploaded = yield* Effect.callback<void, StorageError>((resume) => {
-        const upload = new Upload({
+        const upload = new sdk.Upload({
           client,
           params: { Bucket: bucket, Key: id, Body: readable },
           partSize: options.partSize ?? defaultPartSize,
@@ -145,7 +144,7 @@ export const makeS3Storage = (client: S3Client, options: S3StorageOptions): Stor
     !isBackupId(id)
       ? Stream.fail(new StorageError({ reason: "InvalidId", operation: "get", subject: JSON.stringify(id), detail: "not a backup ID (<service>/<file>)" }))
       : Stream.unwrap(
-        send("get", id, (signal) => client.send(new GetObjectCommand({ Bucket: bucket, Key: id }), { abortSignal: signal })).pipe(
+        send("get", id, (signal) => client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: id }), { abortSignal: signal })).pipe(
           Effect.map((response) =>
             NodeStream.fromReadable<Uint8Array, StorageError>({
               evaluate: () => response.Body as Readable,
@@ -162,7 +161,7 @@ export const makeS3Storage = (client: S3Client, options: S3StorageOptions): Stor
       do {
         const page = yield* send(operation, subject, (signal) =>
           client.send(
-            new ListObjectsV2Command({
+            new sdk.ListObjectsV2Command({
               Bucket: bucket,
               Prefix: prefix,
               ...(delimiter !== undefined ? { Delimiter: delimiter } : {}),
@@ -208,8 +207,12 @@ export const makeS3Storage = (client: S3Client, options: S3StorageOptions): Stor
 export const layerS3 = (options: S3StorageOptions) =>
   Layer.effect(
     Storage,
-    Effect.acquireRelease(Effect.sync(() => makeS3Client(options)), (client) => Effect.sync(() => client.destroy())).pipe(
-      Effect.map((client) => makeS3Storage(client, options))
-    )
+    Effect.gen(function*() {
+      const sdk = yield* Effect.promise(loadS3Sdk)
+      const client = yield* Effect.acquireRelease(
+        Effect.sync(() => makeS3Client(sdk, options)),
+        (client) => Effect.sync(() => client.destroy())
+      )
+      return makeS3Storage(sdk, client, options)
+    })
   )
-

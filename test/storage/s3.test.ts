@@ -26,7 +26,7 @@ import * as path from "node:path"
 import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
-import { defaultPartSize, makeS3Client, makeS3Storage, type S3StorageOptions } from "../../src/storage/s3.ts"
+import { defaultPartSize, loadS3Sdk, makeS3Client, makeS3Storage, type S3StorageOptions } from "../../src/storage/s3.ts"
 import { binary, start, ubackup } from "../harness/cli.ts"
 import { rgwCommands, type S3Endpoint } from "../harness/rgw.ts"
 import { requireCommands } from "../harness/tools.ts"
@@ -399,8 +399,10 @@ describe.runIf(ready)("S3 storage (radosgw)", () => {
 
     const withStorage = <A>(f: (storage: ReturnType<typeof makeS3Storage>) => Promise<A>) => {
       const options = libraryOptions()
-      const s3Client = makeS3Client(options)
-      return f(makeS3Storage(s3Client, options)).finally(() => s3Client.destroy())
+      return loadS3Sdk().then((sdk) => {
+        const s3Client = makeS3Client(sdk, options)
+        return f(makeS3Storage(sdk, s3Client, options)).finally(() => s3Client.destroy())
+      })
     }
 
     it("a stream that fails after ~20 MiB: put fails with that error, no object, no multipart upload", () =>

@@ -1,0 +1,85 @@
+/** now: back up every target once */
+import { Effect, Layer } from "effect"
+import { Command, Flag } from "effect/cli"
+import * as os from "node:os"
+import { pipelineLayer } from "../config/layers.ts"
+import { loadConfig, type LoadedConfig } from "../config/load.ts"
+import { dockerEndpoint, layerTargets } from "../discovery/layer.ts"
+import { DockerClient } from "../docker/client.ts"
+import { layerLive } from "../snapshot/layer.ts"
+import { Targets } from "../discovery/Target.ts"
+import { describeTarget, type Outcome, runAll } from "../pipeline/run.ts"
+import { formatDuration } from "../config/duration.ts"
+import { formatBytes } from "./backup.ts"
+import { printLine } from "./io.ts"
+import { configFlag } from "./shared.ts"
+
+/** Backups yield the CPU to the services they back up, as µbackup did (nice 19). */
+const lowerPriority = Effect.sync(() => {
+  try {
+    os.setPriority(19)
+  } catch {
+    // a priority that cannot be lowered is no reason not to back up
+  }
+})
+
+/** The run's services; the Docker client only when discovery is on (dockerode is big). */
+const runLayers = (loaded: LoadedConfig) => {
+  const endpoint = dockerEndpoint(loaded.config)
+  const docker = endpoint === undefined
+    ? Layer.mergeAll(layerTargets(loaded.config, undefined), layerLive(undefined))
+    : Layer.unwrap(Effect.map(DockerClient, ({ client, endpoint }) =>
+      Layer.mergeAll(layerTargets(loaded.config, { client, endpoint }), layerLive(client))
+    )).pipe(Layer.provide(DockerClient.layer(endpoint)))
+  return Layer.mergeAll(docker, pipelineLayer(loaded))
+}
+
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
+  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join("  ")).join("\n")
+}
+
+export const summaryTable = (outcomes: ReadonlyArray<Outcome>): string =>
+  table([
+    ["SERVICE", "TASK", "IN", "OUT", "TIME", "RESULT"],
+    ...outcomes.map((outcome) => [
+      outcome.service,
+      outcome.taskId,
+      outcome.result._tag === "Stored" ? formatBytes(outcome.result.backup.bytesIn) : "-",
+      outcome.result._tag === "Stored" ? formatBytes(outcome.result.backup.size) : "-",
+      formatDuration(outcome.durationMs),
+      outcome.result._tag === "Stored" ? `ok ${outcome.result.backup.id}` : `FAILED ${outcome.result.error.split("\n")[0]}`
+    ])
+  ])
+
+export class RunFailed extends Error {
+  override readonly name = "RunFailed"
+}
+
+export const now = Command.make(
+  "now",
+  {
+    dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("List the targets and their commands; back up nothing"), Flag.withDefault(false)),
+    config: configFlag
+  },
+  ({ dryRun, config }) =>
+    Effect.gen(function*() {
+      if (!dryRun) yield* lowerPriority
+      const loaded = yield* loadConfig(config)
+      yield* Effect.gen(function*() {
+        const discovered = yield* (yield* Targets).discover
+        if (dryRun) {
+          yield* printLine(table([
+            ["SERVICE", "TASK", "COMMAND"],
+            ...discovered.targets.map((target) => [target.service, target.taskId, describeTarget(target)]),
+            ...discovered.invalid.map((target) => [target.service, target.taskId, `INVALID ${target.reason}`])
+          ]))
+          return
+        }
+        const outcomes = yield* runAll(discovered, { concurrency: loaded.config.concurrency })
+        yield* printLine(outcomes.length === 0 ? "no targets" : summaryTable(outcomes))
+        const failed = outcomes.filter((outcome) => outcome.result._tag === "Failed").length
+        if (failed > 0) return yield* Effect.fail(new RunFailed(`${failed} of ${outcomes.length} target(s) failed`))
+      }).pipe(Effect.provide(runLayers(loaded)))
+    })
+).pipe(Command.withDescription("Back up every container that declares a backup command, and the static targets, once"))

@@ -1,0 +1,74 @@
+/**
+ * The live `Targets`: Docker containers that declare a backup command (when
+ * the config names an endpoint, or DOCKER_HOST is set) and the config's
+ * static targets, found anew at every run.
+ */
+import { Effect, Layer } from "effect"
+import type Dockerode from "dockerode"
+import { parseDuration } from "../config/duration.ts"
+import type { Config } from "../config/schema.ts"
+import { type InspectedContainer, targetOf } from "./containers.ts"
+import { DiscoveryError, type DockerTarget, type InvalidTarget, type StaticTarget, Targets } from "./Target.ts"
+
+/** Static targets run on this host; their task ID is `static`. */
+export const staticTargets = (config: Config): ReadonlyArray<StaticTarget> => {
+  const timeoutMs = config.targetTimeout === undefined ? undefined : parseDuration(config.targetTimeout)
+  return config.staticTargets.map((target) => ({
+    _tag: "Static",
+    service: target.serviceName,
+    taskId: "static",
+    argv: target.backupCommand,
+    fileExtension: target.fileExtension ?? "",
+    timeoutMs
+  }))
+}
+
+/** Running containers and what they declare; stopped containers are not listed, so never backed up. */
+export const discoverContainers = (docker: Dockerode, endpoint: string, defaultTimeoutMs: number | undefined) =>
+  Effect.gen(function*() {
+    const fail = (cause: unknown) =>
+      new DiscoveryError({ endpoint, detail: cause instanceof Error ? cause.message : String(cause) })
+    const listed = yield* Effect.tryPromise({ try: () => docker.listContainers({ all: false }), catch: fail })
+    const inspected = yield* Effect.forEach(
+      listed,
+      (summary) =>
+        Effect.tryPromise({
+          try: () => docker.getContainer(summary.Id).inspect() as Promise<InspectedContainer>,
+          catch: fail
+        }).pipe(
+          // a container that went away between list and inspect has nothing to back up
+          Effect.catchIf((error) => /no such container/i.test(error.detail), () => Effect.succeed(undefined))
+        ),
+      { concurrency: 8 }
+    )
+    const targets: Array<DockerTarget> = []
+    const invalid: Array<InvalidTarget> = []
+    for (const container of inspected) {
+      if (container === undefined || container.State?.Running === false) continue
+      const target = targetOf(container, defaultTimeoutMs)
+      if (target?._tag === "Docker") targets.push(target)
+      else if (target?._tag === "Invalid") invalid.push(target)
+    }
+    return { targets, invalid }
+  })
+
+/** `docker` is the engine client when Docker discovery is on (see dockerEndpoint), else undefined. */
+export const layerTargets = (config: Config, docker: { readonly client: Dockerode; readonly endpoint: string } | undefined) =>
+  Layer.succeed(Targets, {
+    discover: Effect.gen(function*() {
+      const statics = staticTargets(config)
+      if (docker === undefined) return { targets: statics, invalid: [] }
+      const timeoutMs = config.targetTimeout === undefined ? undefined : parseDuration(config.targetTimeout)
+      const found = yield* discoverContainers(docker.client, docker.endpoint, timeoutMs)
+      // containers sorted by service, then task, so runs and summaries are stable
+      const containers = [...found.targets].sort((a, b) => `${a.service}/${a.taskId}`.localeCompare(`${b.service}/${b.taskId}`))
+      return { targets: [...containers, ...statics], invalid: found.invalid }
+    })
+  })
+
+/**
+ * Where Docker discovery looks: the config's `docker_endpoint`; without it,
+ * DOCKER_HOST when set (a socket proxy); else nowhere, as in µbackup.
+ */
+export const dockerEndpoint = (config: Config, env: Record<string, string | undefined> = process.env): string | undefined =>
+  config.dockerEndpoint ?? (env.DOCKER_HOST?.trim() ? env.DOCKER_HOST.trim() : undefined)

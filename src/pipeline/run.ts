@@ -1,0 +1,97 @@
+/**
+ * One run over every target, as `ubackup now` and the scheduler do it: each
+ * target through `backupOne` with its timeout, a bounded number at once, a
+ * failure contained to its target. The outcomes come back in target order.
+ */
+import { Clock, Effect, Schema } from "effect"
+import { formatDuration } from "../config/duration.ts"
+import type { Discovered, InvalidTarget, Target } from "../discovery/Target.ts"
+import { Snapshotter } from "../snapshot/Snapshotter.ts"
+import { backupOne, type BackupResult } from "./backup.ts"
+
+export class TargetTimeout extends Schema.TaggedError<TargetTimeout>()("TargetTimeout", {
+  source: Schema.String,
+  timeoutMs: Schema.Number
+}) {
+  override get message() {
+    return `${this.source}: timed out after ${formatDuration(this.timeoutMs)}; nothing was stored`
+  }
+}
+
+/** A word as a shell would need it, for display: `sh -c 'echo hi'`. */
+export const shellQuote = (word: string): string =>
+  /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
+
+/** How a target is described in logs, summaries and alerts. */
+export const describeTarget = (target: Target | InvalidTarget): string => {
+  switch (target._tag) {
+    case "Docker":
+      return target.command._tag === "Volume"
+        ? `docker volume ${target.command.volumeName} of ${target.containerName}`
+        : `docker exec ${target.containerName} ${target.commandText}`
+    case "Static":
+      return `host: ${target.argv.map(shellQuote).join(" ")}`
+    case "Invalid":
+      return `${target.containerName}: ${target.commandText}`
+  }
+}
+
+export interface Outcome {
+  readonly service: string
+  readonly taskId: string
+  readonly source: string
+  readonly durationMs: number
+  readonly result:
+    | { readonly _tag: "Stored"; readonly backup: BackupResult }
+    | { readonly _tag: "Failed"; readonly error: string }
+}
+
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message || error.name : typeof error === "string" ? error : JSON.stringify(error)
+
+/** Backs up one target; never fails: a failure is the outcome. */
+export const backupTarget = (target: Target) =>
+  Effect.gen(function*() {
+    const snapshotter = yield* Snapshotter
+    const source = describeTarget(target)
+    const started = yield* Clock.currentTimeMillis
+    yield* Effect.logInfo(`${target.service}: backing up (${source})`)
+    const backup = backupOne({
+      service: target.service,
+      taskId: target.taskId,
+      fileExtension: target.fileExtension,
+      sourceName: source,
+      snapshot: snapshotter.snapshot(target)
+    })
+    const timed = target.timeoutMs === undefined ? backup : backup.pipe(
+      Effect.timeoutOrElse({
+        duration: target.timeoutMs,
+        orElse: () => Effect.fail(new TargetTimeout({ source, timeoutMs: target.timeoutMs! }))
+      })
+    )
+    const result = yield* Effect.result(timed)
+    const durationMs = (yield* Clock.currentTimeMillis) - started
+    if (result._tag === "Success") {
+      yield* Effect.logInfo(`${target.service}: stored ${result.success.id}`)
+      return { service: target.service, taskId: target.taskId, source, durationMs, result: { _tag: "Stored", backup: result.success } } satisfies Outcome
+    }
+    const error = messageOf(result.failure)
+    yield* Effect.logError(`${target.service}: failed: ${error}`)
+    return { service: target.service, taskId: target.taskId, source, durationMs, result: { _tag: "Failed", error } } satisfies Outcome
+  })
+
+const invalidOutcome = (target: InvalidTarget): Outcome => ({
+  service: target.service,
+  taskId: target.taskId,
+  source: describeTarget(target),
+  durationMs: 0,
+  result: { _tag: "Failed", error: `${target.containerName}: ${target.reason}` }
+})
+
+/** Every target of `discovered`, `concurrency` at a time; containers that declare an unusable command count as failed. */
+export const runAll = (discovered: Discovered, options: { readonly concurrency: number }) =>
+  Effect.gen(function*() {
+    for (const target of discovered.invalid) yield* Effect.logError(`${target.service}: failed: ${target.containerName}: ${target.reason}`)
+    const outcomes = yield* Effect.forEach(discovered.targets, backupTarget, { concurrency: options.concurrency })
+    return [...discovered.invalid.map(invalidOutcome), ...outcomes]
+  })

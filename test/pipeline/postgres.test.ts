@@ -1,0 +1,120 @@
+/**
+ * `ubackup now` backs up a real PostgreSQL server in a container
+ * (`ubackup.command=pg_dump -U postgres -d app`), and the decrypted dump
+ * restores into a fresh server with psql: every table's rows come back byte
+ * for byte, with sequences, views and indexes.
+ *
+ * Other tests may run labelled containers on the engine at the same time:
+ * assertions are only about this file's service.
+ */
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { ubackup } from "../harness/cli.ts"
+import { docker } from "../harness/docker.ts"
+import { loadSampleTables, type PostgresContainer, requirePostgres, sampleTables, startPostgres } from "../harness/postgres.ts"
+
+const ready = requirePostgres("ubackup now with PostgreSQL")
+const suffix = crypto.randomBytes(3).toString("hex")
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+describe.runIf(ready)("ubackup now with PostgreSQL", () => {
+  /** No ubackup.service label: the service is the container's name. */
+  const source = `ubackup-test-pgnow-${suffix}`
+  const fresh = `ubackup-test-pgnow-${suffix}-restore`
+  const tables = sampleTables()
+  let db: PostgresContainer
+  let target: PostgresContainer
+  let dir: string
+  let keyFile: string
+  let configFile: string
+  let storage: string
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-pgnow-"))
+    const init = await ubackup(["init", "--dir", dir, "--type", "x25519"])
+    expect(init.code, init.stderr).toBe(0)
+    keyFile = path.join(dir, "backups.key")
+    storage = path.join(dir, "backups")
+    const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>
+    configFile = path.join(dir, "now.json")
+    fs.writeFileSync(configFile, JSON.stringify({ ...config, storage: { local: { path: storage } }, docker_endpoint: "unix:///var/run/docker.sock" }, null, 2))
+
+    ;[db, target] = await Promise.all([
+      startPostgres(source, { "ubackup.command": "pg_dump -U postgres -d app", "ubackup.file_extension": ".sql" }),
+      startPostgres(fresh)
+    ])
+    await db.sql("postgres", "CREATE DATABASE app")
+    await loadSampleTables(db.id, "app", tables)
+    await db.sqlFile("app", [
+      "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');",
+      "CREATE TABLE events (id bigserial PRIMARY KEY, person integer REFERENCES people(id), mood mood, payload jsonb, tags text[], at timestamptz DEFAULT now());",
+      "INSERT INTO events (person, mood, payload, tags, at) SELECT (i % 100) + 1, (ARRAY['sad','ok','happy'])[i % 3 + 1]::mood,",
+      "  jsonb_build_object('n', i, 'name', 'événement ' || i, 'nested', jsonb_build_object('ok', i % 2 = 0)), ARRAY['a' || i, NULL, 'ü'], '2024-01-01 00:00:00+00'::timestamptz + i * interval '1 minute'",
+      "  FROM generate_series(1, 5000) AS i;",
+      "CREATE INDEX events_mood ON events (mood);",
+      "CREATE VIEW happy_people AS SELECT p.id, p.name FROM people p JOIN events e ON e.person = p.id WHERE e.mood = 'happy';",
+      "CREATE TABLE empty_table (id integer PRIMARY KEY, note text);"
+    ].join("\n"))
+  })
+
+  afterAll(async () => {
+    await docker("rm", "-fv", source, fresh).catch(() => undefined)
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("backs up with pg_dump, and the dump restores into a fresh server with every row byte-equal", async () => {
+    const started = Date.now()
+    const run = await ubackup(["now", "--config", configFile])
+    const text = run.stdout.toString()
+    const report = `exit ${run.code}\n${text}\n${run.stderr}`
+    console.log(`now (PostgreSQL): ${Date.now() - started} ms\n${text}`)
+    // exit 1 exactly when some target (maybe another test's) failed
+    expect(run.code, report).toBe(/\bFAILED\b/.test(text) ? 1 : 0)
+
+    const lines = text.split("\n").filter((line) => line.split(/\s+/)[0] === source)
+    expect(lines, report).toHaveLength(1)
+    const line = lines[0] as string
+    expect(line, report).toMatch(/\sok\s/)
+    expect(line.split(/\s+/)[1]).toBe(db.id.slice(0, 12))
+    const idPattern = new RegExp(`${escapeRegExp(source)}/\\d{4}-\\d{2}-\\d{2} \\d{4}Z_${escapeRegExp(os.hostname())}_${db.id.slice(0, 12)}\\.sql\\.zst\\.age`)
+    const id = idPattern.exec(line)?.[0]
+    expect(id, `${line} should hold ${idPattern}`).toBeDefined()
+    expect(fs.readdirSync(path.join(storage, source))).toEqual([path.basename(id as string)])
+
+    const decrypted = await ubackup(["decrypt", keyFile], { input: fs.readFileSync(path.join(storage, id as string)) })
+    expect(decrypted.code, decrypted.stderr).toBe(0)
+    const dump = decrypted.stdout
+    expect(dump.toString("utf8", 0, 200)).toContain("PostgreSQL database dump")
+    expect(dump.toString()).toContain("PostgreSQL database dump complete")
+
+    // restore into a new database of a fresh server
+    await target.sql("postgres", "CREATE DATABASE app")
+    await target.sqlFile("app", dump)
+
+    const list = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1"
+    const sourceTables = (await db.sql("app", list)).trim().split("\n")
+    expect(sourceTables).toEqual(["blobs", "empty_table", "events", "people"])
+    expect((await target.sql("app", list)).trim().split("\n")).toEqual(sourceTables)
+    for (const table of sourceTables) {
+      const query = `SELECT * FROM ${table} ORDER BY id`
+      const [before, after] = await Promise.all([db.copyOut("app", query), target.copyOut("app", query)])
+      expect(after.length, table).toBe(before.length)
+      expect(after.equals(before), `${table} differs after restore`).toBe(true)
+    }
+    // the sample tables are exactly what was loaded
+    for (const table of tables) {
+      expect((await target.copyOut("app", `SELECT * FROM ${table.name} ORDER BY id`)).equals(Buffer.from(table.copy))).toBe(true)
+    }
+    // sequences, views, indexes and types came along
+    for (const sequence of ["people_id_seq", "events_id_seq"]) {
+      expect(await target.sql("app", `SELECT last_value, is_called FROM ${sequence}`)).toBe(await db.sql("app", `SELECT last_value, is_called FROM ${sequence}`))
+    }
+    const view = "SELECT count(*), md5(string_agg(id || name, ',' ORDER BY id, name)) FROM happy_people"
+    expect(await target.sql("app", view)).toBe(await db.sql("app", view))
+    expect(await target.sql("app", "SELECT indexname FROM pg_indexes WHERE tablename = 'events' ORDER BY 1")).toBe("events_mood\nevents_pkey\n")
+    expect(await target.sql("app", "SELECT enum_range(NULL::mood)")).toBe("{sad,ok,happy}\n")
+  })
+})
