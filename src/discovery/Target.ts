@@ -73,3 +73,21 @@ export class Targets extends Context.Service<Targets, {
   /** Finds the targets now; called at every run, so label changes need no restart. */
   readonly discover: Effect.Effect<Discovered, DiscoveryError>
 }>()("ubackup/Targets") {}
+
+/** A word as a shell would need it, for display: `sh -c 'echo hi'`. */
+export const shellQuote = (word: string): string =>
+  /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
+
+/** How a target is named in logs, errors, summaries and alerts. */
+export const describeTarget = (target: Target | InvalidTarget): string => {
+  switch (target._tag) {
+    case "Docker":
+      return target.command._tag === "Volume"
+        ? `docker volume ${target.command.volumeName} of ${target.containerName}`
+        : `docker exec ${target.containerName} ${target.commandText}`
+    case "Static":
+      return `host: ${target.argv.map(shellQuote).join(" ")}`
+    case "Invalid":
+      return `${target.containerName}: ${target.commandText}`
+  }
+}

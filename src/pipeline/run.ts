@@ -5,7 +5,7 @@
  */
 import { Clock, Effect, Schema } from "effect"
 import { formatDuration } from "../config/duration.ts"
-import type { Discovered, InvalidTarget, Target } from "../discovery/Target.ts"
+import { describeTarget, type Discovered, type InvalidTarget, type Target } from "../discovery/Target.ts"
 import { Snapshotter } from "../snapshot/Snapshotter.ts"
 import { backupOne, type BackupResult } from "./backup.ts"
 
@@ -15,24 +15,6 @@ export class TargetTimeout extends Schema.TaggedError<TargetTimeout>()("TargetTi
 }) {
   override get message() {
     return `${this.source}: timed out after ${formatDuration(this.timeoutMs)}; nothing was stored`
-  }
-}
-
-/** A word as a shell would need it, for display: `sh -c 'echo hi'`. */
-export const shellQuote = (word: string): string =>
-  /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
-
-/** How a target is described in logs, summaries and alerts. */
-export const describeTarget = (target: Target | InvalidTarget): string => {
-  switch (target._tag) {
-    case "Docker":
-      return target.command._tag === "Volume"
-        ? `docker volume ${target.command.volumeName} of ${target.containerName}`
-        : `docker exec ${target.containerName} ${target.commandText}`
-    case "Static":
-      return `host: ${target.argv.map(shellQuote).join(" ")}`
-    case "Invalid":
-      return `${target.containerName}: ${target.commandText}`
   }
 }
 

@@ -21,7 +21,7 @@ import type Dockerode from "dockerode"
 import { Clock, Duration, Effect, Stream } from "effect"
 import * as fs from "node:fs"
 import { Readable } from "node:stream"
-import type { DockerCommand, DockerTarget } from "../discovery/Target.ts"
+import { describeTarget, type DockerCommand, type DockerTarget } from "../discovery/Target.ts"
 import { transformBytes } from "../stream/bytes.ts"
 import { describeDockerError, statusOf } from "../docker/client.ts"
 import { OutputTail } from "./command.ts"
@@ -225,7 +225,7 @@ const stopExecProcess = (exec: Dockerode.Exec, target: ExecTarget, source: strin
  */
 export const dockerExecSnapshot = (client: Dockerode, target: ExecTarget): Stream.Stream<Uint8Array, SnapshotError> =>
   Stream.unwrap(Effect.gen(function*() {
-    const source = `docker exec ${target.containerName} ${target.commandText}`
+    const source = describeTarget(target)
     const stderr = new OutputTail()
     const stdoutHead = new OutputHead()
     const fail = (reason: SnapshotError["reason"], detail: string, exitCode?: number | null) =>

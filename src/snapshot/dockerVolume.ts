@@ -13,7 +13,7 @@ import * as NodeStream from "@effect/platform-node/NodeStream"
 import type Dockerode from "dockerode"
 import { Duration, Effect, Schedule, Stream } from "effect"
 import { Readable } from "node:stream"
-import type { DockerCommand, DockerTarget } from "../discovery/Target.ts"
+import { describeTarget, type DockerCommand, type DockerTarget } from "../discovery/Target.ts"
 import { describeDockerError, statusOf } from "../docker/client.ts"
 import { transformBytes } from "../stream/bytes.ts"
 import { SnapshotError } from "./Snapshotter.ts"
@@ -110,8 +110,8 @@ const stoppedForBackup = (container: Dockerode.Container, source: string, fail: 
 /** The target's volume as a tar stream. */
 export const dockerVolumeSnapshot = (client: Dockerode, target: VolumeTarget): Stream.Stream<Uint8Array, SnapshotError> =>
   Stream.unwrap(Effect.gen(function*() {
-    const { mountPoint, volumeName } = target.command
-    const source = `docker volume ${volumeName} of ${target.containerName}`
+    const { mountPoint } = target.command
+    const source = describeTarget(target)
     const fail = (reason: SnapshotError["reason"]) => (detail: string) =>
       new SnapshotError({ reason, source, stderrTail: "", detail })
     const container = client.getContainer(target.containerId)

@@ -8,23 +8,11 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import type Dockerode from "dockerode"
 import { Effect, Layer, Stream } from "effect"
 import { ChildProcessSpawner } from "effect/process"
-import type { DockerTarget, Target } from "../discovery/Target.ts"
+import { describeTarget, type DockerTarget } from "../discovery/Target.ts"
 import { commandSnapshot } from "./command.ts"
 import { dockerExecSnapshot } from "./dockerExec.ts"
 import { dockerVolumeSnapshot } from "./dockerVolume.ts"
 import { SnapshotError, Snapshotter } from "./Snapshotter.ts"
-
-/** How a target is named in errors and logs (the same words as the run's summary). */
-export const snapshotSource = (target: Target): string => {
-  switch (target._tag) {
-    case "Docker":
-      return target.command._tag === "Volume"
-        ? `docker volume ${target.command.volumeName} of ${target.containerName}`
-        : `docker exec ${target.containerName} ${target.commandText}`
-    case "Static":
-      return `host: ${target.argv.join(" ")}`
-  }
-}
 
 const dockerSnapshot = (client: Dockerode | undefined, target: DockerTarget): Stream.Stream<Uint8Array, SnapshotError> => {
   if (client === undefined) {
@@ -32,7 +20,7 @@ const dockerSnapshot = (client: Dockerode | undefined, target: DockerTarget): St
     return Stream.fail(
       new SnapshotError({
         reason: "Docker",
-        source: snapshotSource(target),
+        source: describeTarget(target),
         stderrTail: "",
         detail: "no Docker endpoint is configured (docker_endpoint or DOCKER_HOST)"
       })
@@ -61,7 +49,7 @@ export const layerLive = (client: Dockerode | undefined): Layer.Layer<Snapshotte
         snapshot: (target) =>
           target._tag === "Docker"
             ? dockerSnapshot(client, target)
-            : commandSnapshot(target.argv, snapshotSource(target)).pipe(
+            : commandSnapshot(target.argv, describeTarget(target)).pipe(
               Stream.provideService(ChildProcessSpawner.ChildProcessSpawner, spawner)
             )
       })
