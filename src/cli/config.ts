@@ -63,7 +63,18 @@ export const printDefaultConfig = Command.make(
               part_size_mb: 8
             }
           },
-          alertmanager: { baseurl: "https://example.com/url-to-my/alertmanager" }
+          alertmanager: { baseurl: "https://example.com/url-to-my/alertmanager", deadmansswitch_ttl: "+25h" },
+          alerts: {
+            prometheus_alertmanager: { url: "http://127.0.0.1:9093", labels: { team: "ops" } },
+            healthchecks: { url: "https://hc-ping.com/your-check-uuid" },
+            ntfy: { url: "https://ntfy.sh/your-topic", token: "tk_…" },
+            uptime_kuma: { push_url: "https://kuma.example.com/api/push/your-token" },
+            webhooks: [{ url: "https://example.com/hooks/backups", headers: { Authorization: "Bearer …" } }]
+          },
+          schedule: "0 1 * * *",
+          schedule_timezone: "UTC",
+          metrics_listen: "127.0.0.1:9876",
+          metrics_textfile: "/var/lib/prometheus/node-exporter/ubackup.prom"
         }
         : { ...keys, docker_endpoint: "unix:///var/run/docker.sock", storage: { local: { path: defaultLocalPath } } }
       yield* printLine(JSON.stringify(config, null, 4))

@@ -6,6 +6,7 @@ import { Effect, Schema } from "effect"
 import { CompressionAlgorithm } from "../compression/Compression.ts"
 import { isFileExtension, isSafeName } from "../pipeline/names.ts"
 import { parseDuration } from "./duration.ts"
+import { isCron, isTimeZone } from "../scheduler/cron.ts"
 
 const NonEmpty = Schema.String.check(Schema.isNonEmpty())
 
@@ -57,9 +58,44 @@ const Duration = Schema.String.check(
   Schema.makeFilter((text: string) => parseDuration(text) !== undefined || "Expected a duration such as 90s, 5m or 1h30m")
 )
 
+const HttpUrl = Schema.String.check(Schema.makeFilter((url: string) => /^https?:\/\/\S+$/.test(url) || "Expected an http:// or https:// URL"))
+
+/** A URL that carries a secret (a token, a check's UUID, an API Gateway ID): never printed. */
+const SecretUrl = Schema.RedactedFromValue(HttpUrl)
+
+/** lambda-alertmanager, as µbackup spoke to it. `baseurl` is itself the secret, so it is redacted. */
 export const AlertmanagerConfig = Schema.Struct({
-  baseurl: Schema.String.check(Schema.makeFilter((url: string) => /^https?:\/\/\S+$/.test(url) || "Expected an http:// or https:// URL"))
-})
+  baseurl: SecretUrl,
+  /** The dead man's switch deadline, in lambda-alertmanager's grammar (`+25h`, `+1d@02:00`, RFC 3339). */
+  deadmansswitchTtl: Schema.optionalKey(Schema.String.check(Schema.isNonEmpty()))
+}).pipe(Schema.encodeKeys({ deadmansswitchTtl: "deadmansswitch_ttl" }))
+
+export const AlertSinksConfig = Schema.Struct({
+  /** Prometheus Alertmanager v2: a failed target fires an alert, its next success resolves it. */
+  prometheusAlertmanager: Schema.optionalKey(Schema.Struct({
+    url: HttpUrl,
+    /** Extra labels on every alert, e.g. `{"team": "ops"}`. */
+    labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+  })),
+  /** A Healthchecks check's ping URL: start, then success or fail with a log tail. */
+  healthchecks: Schema.optionalKey(Schema.Struct({ url: SecretUrl })),
+  /** An ntfy topic URL (`https://ntfy.sh/mytopic`); a message per failed target. */
+  ntfy: Schema.optionalKey(Schema.Struct({
+    url: HttpUrl,
+    token: Schema.optionalKey(Schema.RedactedFromValue(Schema.String.check(Schema.isNonEmpty())))
+  })),
+  /** An Uptime Kuma push monitor URL (`https://kuma/api/push/<token>`): up or down after each run. */
+  uptimeKuma: Schema.optionalKey(Schema.Struct({ pushUrl: SecretUrl }).pipe(Schema.encodeKeys({ pushUrl: "push_url" }))),
+  /** JSON webhooks: backup_failed, backup_stored and run_finished events. */
+  webhooks: Schema.optionalKey(Schema.Array(Schema.Struct({
+    url: SecretUrl,
+    headers: Schema.optionalKey(Schema.Record(Schema.String, Schema.RedactedFromValue(Schema.String)))
+  })))
+}).pipe(Schema.encodeKeys({ prometheusAlertmanager: "prometheus_alertmanager", uptimeKuma: "uptime_kuma" }))
+
+const Listen = Schema.String.check(
+  Schema.makeFilter((text: string) => /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/.test(text) || "Expected host:port, e.g. 127.0.0.1:9876")
+)
 
 export const Config = Schema.Struct({
   encryptionPublicKey: Schema.optionalKey(Schema.String),
@@ -76,13 +112,29 @@ export const Config = Schema.Struct({
   ),
   /** Ends a target that runs longer (label `ubackup.timeout` overrides it); none by default. */
   targetTimeout: Schema.optionalKey(Duration),
-  alertmanager: Schema.optionalKey(AlertmanagerConfig)
+  alertmanager: Schema.optionalKey(AlertmanagerConfig),
+  alerts: Schema.optionalKey(AlertSinksConfig),
+  /** When the scheduler runs: 5-field cron, default daily at 01:00 (label `ubackup.schedule` per container). */
+  schedule: Schema.String.check(Schema.makeFilter((text: string) => isCron(text) || "Expected a 5-field cron expression such as 0 1 * * *")).pipe(
+    Schema.withDecodingDefaultTypeKey(Effect.succeed("0 1 * * *"))
+  ),
+  /** The time zone `schedule` is in (IANA name); default UTC. */
+  scheduleTimezone: Schema.String.check(Schema.makeFilter((zone: string) => isTimeZone(zone) || "Expected an IANA time zone such as Europe/Helsinki")).pipe(
+    Schema.withDecodingDefaultTypeKey(Effect.succeed("UTC"))
+  ),
+  /** Scheduler mode: serve Prometheus metrics on host:port. */
+  metricsListen: Schema.optionalKey(Listen),
+  /** `now`: also write the metrics, atomically, to this node_exporter textfile (`…/ubackup.prom`). */
+  metricsTextfile: Schema.optionalKey(Schema.String.check(Schema.makeFilter((file: string) => file.endsWith(".prom") || "Expected a path ending in .prom")))
 }).pipe(Schema.encodeKeys({
   encryptionPublicKey: "encryption_publickey",
   encryptionRecipients: "encryption_recipients",
   dockerEndpoint: "docker_endpoint",
   staticTargets: "static_targets",
-  targetTimeout: "target_timeout"
+  targetTimeout: "target_timeout",
+  scheduleTimezone: "schedule_timezone",
+  metricsListen: "metrics_listen",
+  metricsTextfile: "metrics_textfile"
 }))
 
 export type Config = typeof Config.Type

@@ -70,10 +70,25 @@ const invalidOutcome = (target: InvalidTarget): Outcome => ({
   result: { _tag: "Failed", error: `${target.containerName}: ${target.reason}` }
 })
 
+export interface RunOptions {
+  readonly concurrency: number
+  /** Called with each outcome as soon as it is known (alerts go out at once, as µbackup's did). */
+  readonly onOutcome?: (outcome: Outcome) => Effect.Effect<void>
+}
+
 /** Every target of `discovered`, `concurrency` at a time; containers that declare an unusable command count as failed. */
-export const runAll = (discovered: Discovered, options: { readonly concurrency: number }) =>
+export const runAll = (discovered: Discovered, options: RunOptions) =>
   Effect.gen(function*() {
-    for (const target of discovered.invalid) yield* Effect.logError(`${target.service}: failed: ${target.containerName}: ${target.reason}`)
-    const outcomes = yield* Effect.forEach(discovered.targets, backupTarget, { concurrency: options.concurrency })
-    return [...discovered.invalid.map(invalidOutcome), ...outcomes]
+    const report = options.onOutcome ?? (() => Effect.void)
+    const invalid = discovered.invalid.map(invalidOutcome)
+    for (const outcome of invalid) {
+      yield* Effect.logError(`${outcome.service}: failed: ${outcome.result._tag === "Failed" ? outcome.result.error : ""}`)
+      yield* report(outcome)
+    }
+    const outcomes = yield* Effect.forEach(
+      discovered.targets,
+      (target) => backupTarget(target).pipe(Effect.tap(report)),
+      { concurrency: options.concurrency }
+    )
+    return [...invalid, ...outcomes]
   })

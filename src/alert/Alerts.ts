@@ -1,0 +1,44 @@
+/**
+ * The alert stage: what a run reports, fanned out to every configured sink
+ * (lambda-alertmanager as µbackup spoke to it, Prometheus Alertmanager,
+ * Healthchecks, ntfy, Uptime Kuma, webhooks).
+ *
+ *   runStarted     before the first target
+ *   targetFailed   at once, for each failed target (µbackup's order)
+ *   targetStored   for each stored target (resolves earlier alerts)
+ *   runFinished    after the last target: the dead man's switch check-in
+ *
+ * A sink that cannot be reached is retried with backoff, then logged; the
+ * dead man's switch is checked in only when every failure alert of the run
+ * was delivered (as µbackup did), and a check-in that fails fails the run.
+ */
+import { Context, type Effect, Schema } from "effect"
+import type { Outcome } from "../pipeline/run.ts"
+
+export interface RunReport {
+  readonly hostname: string
+  readonly startedAt: Date
+  readonly finishedAt: Date
+  readonly outcomes: ReadonlyArray<Outcome>
+}
+
+export class AlertError extends Schema.TaggedError<AlertError>()("AlertError", {
+  /** `lambda-alertmanager`, `healthchecks`… */
+  sink: Schema.String,
+  /** What was being sent: `alert for db`, `dead man's switch check-in`. */
+  what: Schema.String,
+  detail: Schema.String
+}) {
+  override get message() {
+    return `${this.sink}: ${this.what} failed: ${this.detail}`
+  }
+}
+
+export class Alerts extends Context.Service<Alerts, {
+  readonly runStarted: (startedAt: Date) => Effect.Effect<void>
+  /** True when every sink took the alert. */
+  readonly targetFailed: (outcome: Outcome) => Effect.Effect<boolean>
+  readonly targetStored: (outcome: Outcome) => Effect.Effect<void>
+  /** `allAlertsDelivered`: false skips the dead man's switch check-in. Fails only when the check-in fails. */
+  readonly runFinished: (report: RunReport, allAlertsDelivered: boolean) => Effect.Effect<void, AlertError>
+}>()("ubackup/Alerts") {}

@@ -1,0 +1,15 @@
+/**
+ * What the runs did, per service, as Prometheus text: served by the
+ * scheduler (`metrics_listen`) and written as a node_exporter textfile by
+ * `now` (`metrics_textfile`).
+ */
+import { Context, type Effect } from "effect"
+import type { RunReport } from "../alert/Alerts.ts"
+import type { Outcome } from "../pipeline/run.ts"
+
+export class Metrics extends Context.Service<Metrics, {
+  readonly recordOutcome: (outcome: Outcome, at: Date) => Effect.Effect<void>
+  readonly recordRun: (report: RunReport) => Effect.Effect<void>
+  /** The Prometheus text exposition (format 0.0.4), no timestamps. */
+  readonly render: Effect.Effect<string>
+}>()("ubackup/Metrics") {}
