@@ -17,6 +17,10 @@ declare -A needs=(
   [dockerd]=docker.io
   [busybox]=busybox-static
   [psql]=postgresql-client
+  [prometheus-alertmanager]=prometheus-alertmanager
+  [prometheus-pushgateway]=prometheus-pushgateway
+  [prometheus-node-exporter]=prometheus-node-exporter
+  [systemd-analyze]=systemd
 )
 
 # the Docker tests need a running engine; started here when the machine has none

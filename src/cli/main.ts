@@ -8,6 +8,8 @@ import { Cause, Console, Effect, Layer, Logger, Runtime, Schema } from "effect"
 import { CliError, CliOutput, Command } from "effect/cli"
 import { manualBackup } from "./backup.ts"
 import { now } from "./now.ts"
+import { schedulerCommand } from "./scheduler.ts"
+import { stopExitCode } from "./exit.ts"
 import { configCommand, init, printDefaultConfig } from "./config.ts"
 import { decryptionKeyGenerate, decryptionKeyToEncryptionKey } from "./keys.ts"
 import { OutputError } from "./io.ts"
@@ -21,6 +23,7 @@ export const ubackup = Command.make("ubackup").pipe(
   Command.withSubcommands([
     init,
     now,
+    schedulerCommand,
     manualBackup,
     decryptCommand,
     storageCommand,
@@ -83,4 +86,15 @@ export const main = Command.run(ubackup, { version }).pipe(
   Effect.provide(Layer.mergeAll(NodeServices.layer, CliOutput.layerPresenter(presenter), Layer.succeed(Logger.LogToStderr, true)))
 )
 
-NodeRuntime.runMain(main, { disableErrorReporting: true })
+// engines in package.json say so too, but a `node` on PATH is easily older
+const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
+if (major < 22 || (major === 22 && minor < 19)) {
+  process.stderr.write(`ubackup: error: Node.js 22.19 or newer is needed; this is ${process.version} (${process.execPath})\n`)
+  process.exit(1)
+}
+
+NodeRuntime.runMain(main, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) =>
+    onExit(exit._tag === "Success" ? 0 : Cause.hasInterruptsOnly(exit.cause) ? stopExitCode() : 1)
+})

@@ -1,18 +1,16 @@
 /** now: back up every target once */
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as os from "node:os"
-import { pipelineLayer } from "../config/layers.ts"
-import { loadConfig, type LoadedConfig } from "../config/load.ts"
-import { dockerEndpoint, layerTargets } from "../discovery/layer.ts"
-import { DockerClient } from "../docker/client.ts"
-import { layerLive } from "../snapshot/layer.ts"
-import { Targets } from "../discovery/Target.ts"
-import { describeTarget } from "../discovery/Target.ts"
-import { type Outcome, runAll } from "../pipeline/run.ts"
+import { loadConfig } from "../config/load.ts"
 import { formatDuration } from "../config/duration.ts"
+import { describeTarget, Targets } from "../discovery/Target.ts"
+import { writeTextfile } from "../metrics/publish.ts"
+import { runReported } from "../pipeline/reported.ts"
+import type { Outcome } from "../pipeline/run.ts"
 import { formatBytes } from "./backup.ts"
 import { printLine } from "./io.ts"
+import { runLayers } from "./runtime.ts"
 import { configFlag } from "./shared.ts"
 
 /** Backups yield the CPU to the services they back up, as µbackup did (nice 19). */
@@ -23,17 +21,6 @@ const lowerPriority = Effect.sync(() => {
     // a priority that cannot be lowered is no reason not to back up
   }
 })
-
-/** The run's services; the Docker client only when discovery is on (dockerode is big). */
-const runLayers = (loaded: LoadedConfig) => {
-  const endpoint = dockerEndpoint(loaded.config)
-  const docker = endpoint === undefined
-    ? Layer.mergeAll(layerTargets(loaded.config, undefined), layerLive(undefined))
-    : Layer.unwrap(Effect.map(DockerClient, ({ client, endpoint }) =>
-      Layer.mergeAll(layerTargets(loaded.config, { client, endpoint }), layerLive(client))
-    )).pipe(Layer.provide(DockerClient.layer(endpoint)))
-  return Layer.mergeAll(docker, pipelineLayer(loaded))
-}
 
 const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
@@ -77,10 +64,13 @@ export const now = Command.make(
           ]))
           return
         }
-        const outcomes = yield* runAll(discovered, { concurrency: loaded.config.concurrency })
+        const { outcomes, checkInError } = yield* runReported(discovered, { concurrency: loaded.config.concurrency })
         yield* printLine(outcomes.length === 0 ? "no targets" : summaryTable(outcomes))
+        if (loaded.config.metricsTextfile !== undefined) yield* writeTextfile(loaded.config.metricsTextfile)
         const failed = outcomes.filter((outcome) => outcome.result._tag === "Failed").length
         if (failed > 0) return yield* Effect.fail(new RunFailed(`${failed} of ${outcomes.length} target(s) failed`))
+        // µbackup's rule: a check-in that fails fails the run, even when every backup was stored
+        if (checkInError !== undefined) return yield* Effect.fail(checkInError)
       }).pipe(Effect.provide(runLayers(loaded)))
     })
 ).pipe(Command.withDescription("Back up every container that declares a backup command, and the static targets, once"))

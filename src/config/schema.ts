@@ -6,6 +6,7 @@ import { Effect, Schema } from "effect"
 import { CompressionAlgorithm } from "../compression/Compression.ts"
 import { isFileExtension, isSafeName } from "../pipeline/names.ts"
 import { parseDuration } from "./duration.ts"
+import { isTtlSpec } from "../alert/ttl.ts"
 import { isCron, isTimeZone } from "../scheduler/cron.ts"
 
 const NonEmpty = Schema.String.check(Schema.isNonEmpty())
@@ -67,7 +68,9 @@ const SecretUrl = Schema.RedactedFromValue(HttpUrl)
 export const AlertmanagerConfig = Schema.Struct({
   baseurl: SecretUrl,
   /** The dead man's switch deadline, in lambda-alertmanager's grammar (`+25h`, `+1d@02:00`, RFC 3339). */
-  deadmansswitchTtl: Schema.optionalKey(Schema.String.check(Schema.isNonEmpty()))
+  deadmansswitchTtl: Schema.optionalKey(Schema.String.check(
+    Schema.makeFilter((spec: string) => isTtlSpec(spec) || "Expected a ttl such as +25h, +1d@02:00 or an RFC 3339 time")
+  ))
 }).pipe(Schema.encodeKeys({ deadmansswitchTtl: "deadmansswitch_ttl" }))
 
 export const AlertSinksConfig = Schema.Struct({
@@ -75,7 +78,11 @@ export const AlertSinksConfig = Schema.Struct({
   prometheusAlertmanager: Schema.optionalKey(Schema.Struct({
     url: HttpUrl,
     /** Extra labels on every alert, e.g. `{"team": "ops"}`. */
-    labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String))
+    labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String).check(Schema.makeFilter((labels: Record<string, string>) => {
+      // Alertmanager refuses other label names with a 400, at the first failure
+      const bad = Object.keys(labels).find((name) => !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name))
+      return bad === undefined || `"${bad}" is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)`
+    })))
   })),
   /** A Healthchecks check's ping URL: start, then success or fail with a log tail. */
   healthchecks: Schema.optionalKey(Schema.Struct({ url: SecretUrl })),

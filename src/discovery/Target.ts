@@ -28,6 +28,8 @@ export interface DockerTarget {
   readonly timeoutMs: number | undefined
   /** Label `ubackup.stop_during_backup=true`: stop the container while its volume is archived. */
   readonly stopDuringBackup: boolean
+  /** Label `ubackup.schedule`: a cron expression used by the scheduler instead of the config's. */
+  readonly schedule: string | undefined
 }
 
 export interface StaticTarget {

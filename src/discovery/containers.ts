@@ -3,6 +3,7 @@
  * service name, which options. Pure, so the rules are tested without Docker.
  */
 import { parseDuration } from "../config/duration.ts"
+import { isCron } from "../scheduler/cron.ts"
 import { isFileExtension, isSafeName } from "../pipeline/names.ts"
 import { ShellWordsError, splitShellWords } from "./shellWords.ts"
 import type { DockerCommand, DockerTarget, InvalidTarget } from "./Target.ts"
@@ -22,6 +23,7 @@ export const labels = {
   service: "ubackup.service",
   timeout: "ubackup.timeout",
   stopDuringBackup: "ubackup.stop_during_backup",
+  schedule: "ubackup.schedule",
   swarmService: "com.docker.swarm.service.name",
   composeProject: "com.docker.compose.project",
   composeService: "com.docker.compose.service"
@@ -84,6 +86,11 @@ export const targetOf = (
     }
   }
 
+  const schedule = l[labels.schedule]?.trim() || undefined
+  if (schedule !== undefined && !isCron(schedule)) {
+    return invalid(`label ${labels.schedule}=${JSON.stringify(schedule)} is not a 5-field cron expression such as "0 3 * * *"`)
+  }
+
   let command: DockerCommand
   if (commandText.trim() === volumeCommand) {
     const volumes = (container.Mounts ?? []).filter((mount) => mount.Type === "volume")
@@ -113,6 +120,7 @@ export const targetOf = (
     commandText,
     fileExtension,
     timeoutMs,
-    stopDuringBackup: l[labels.stopDuringBackup] === "true"
+    stopDuringBackup: l[labels.stopDuringBackup] === "true",
+    schedule
   }
 }

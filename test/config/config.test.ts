@@ -148,6 +148,26 @@ describe("config", () => {
   })
 
   describe("keys in the config (config validate)", () => {
+    it("the scheduler, alert and metrics keys: each bad value named by its path", async () => {
+      const cases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
+        [{ schedule: "61 * * * *" }, "schedule: Expected a 5-field cron expression"],
+        [{ schedule: "0 0 1 * * *" }, "schedule: Expected a 5-field cron expression"],
+        [{ schedule_timezone: "Mars/Olympus" }, "schedule_timezone: Expected an IANA time zone"],
+        [{ alertmanager: { baseurl: "https://example.com/prod", deadmansswitch_ttl: "25h" } }, "alertmanager.deadmansswitch_ttl: Expected a ttl"],
+        [{ alerts: { prometheus_alertmanager: { url: "http://127.0.0.1:9093", labels: { "bad-name": "x" } } } }, "alerts.prometheus_alertmanager.labels: \"bad-name\" is not a Prometheus label name"],
+        [{ alerts: { ntfy: { url: "ntfy.sh/topic" } } }, "alerts.ntfy.url: Expected an http:// or https:// URL"],
+        [{ metrics_textfile: "/var/lib/node-exporter/ubackup.txt" }, "metrics_textfile: Expected a path ending in .prom"]
+      ]
+      for (const [extra, message] of cases) await refusedEverywhere(JSON.stringify(base(extra)), message, validateRoutes)
+      // and what is valid
+      for (const ttl of ["+25h", "+24h30m", "+1.5h", "+1d@02:00", "2030-01-02T03:04:05Z"]) {
+        const { run } = await through("validate stdin", JSON.stringify(base({ alertmanager: { baseurl: "https://example.com/prod", deadmansswitch_ttl: ttl } })))
+        expect(run.code, `${ttl}: ${run.stderr}`).toBe(0)
+      }
+      const { run } = await through("validate stdin", JSON.stringify(base({ schedule: "*/15 2-5 * * 1-5", schedule_timezone: "Europe/Helsinki" })))
+      expect(run.code, run.stderr).toBe(0)
+    })
+
     it("a bad recipient in encryption_recipients[1] is named by its index", async () => {
       const bad = `${recipient.slice(0, -1)}${recipient.endsWith("q") ? "p" : "q"}`
       await refusedEverywhere(

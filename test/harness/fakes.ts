@@ -1,5 +1,7 @@
 /** Fake layers for fast, deterministic unit tests of the pipeline's logic. */
 import { Effect, Layer, Stream } from "effect"
+import { Compression } from "../../src/compression/Compression.ts"
+import { Encryption } from "../../src/encryption/Encryption.ts"
 import { Snapshotter, SnapshotError } from "../../src/snapshot/Snapshotter.ts"
 import { Storage, type StoredBackup } from "../../src/storage/Storage.ts"
 import type { Target } from "../../src/discovery/Target.ts"
@@ -32,3 +34,13 @@ export const fakeSnapshotter = (snapshot: FakeSnapshot) => Layer.succeed(Snapsho
 
 export const exitFailure = (source: string, exitCode: number, stderr: string) =>
   new SnapshotError({ reason: "ExitCode", source, exitCode, stderrTail: stderr, detail: `exited with code ${exitCode}` })
+
+/**
+ * Compression and encryption that pass bytes through unchanged: for tests on
+ * the test clock, where the real ones' work on libuv's thread pool would end
+ * after the clock was moved.
+ */
+export const passthroughCodecs = Layer.mergeAll(
+  Layer.succeed(Compression, { algorithm: "zstd", extension: ".zst", compress: (input) => input }),
+  Layer.succeed(Encryption, { recipients: ["none (test)"], extension: ".age", encrypt: (input) => input })
+)

@@ -5,10 +5,10 @@
  */
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
+import { freePort } from "./tools.ts"
 
 const run = promisify(execFile)
 const scripts = path.resolve(import.meta.dirname, "../../scripts/rgw")
@@ -23,16 +23,6 @@ export interface S3Endpoint {
 }
 
 export const rgwCommands = ["radosgw", "ceph-mon", "ceph-osd", "curl"]
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-    server.on("error", reject)
-  })
 
 export const startRgw = async (): Promise<{ readonly s3: S3Endpoint; readonly stop: () => Promise<void> }> => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-rgw-"))

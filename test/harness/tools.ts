@@ -3,6 +3,7 @@
  * and say why; in CI (CI=true) a missing program fails the run instead.
  */
 import { execFileSync } from "node:child_process"
+import * as net from "node:net"
 
 export const inCI = process.env.CI === "true" || process.env.CI === "1"
 
@@ -35,3 +36,14 @@ export const requireCommands = (suite: string, ...commands: Array<string>): bool
   console.warn(`skipping ${reason}`)
   return false
 }
+
+/** A TCP port free on 127.0.0.1 right now, for a server a test starts. */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+    server.on("error", reject)
+  })

@@ -32,7 +32,7 @@ const execTarget = (containerId: string, containerName: string, argv: ReadonlyAr
   commandText: argv.join(" "),
   fileExtension: "",
   timeoutMs: undefined,
-  stopDuringBackup: false
+  stopDuringBackup: false, schedule: undefined
 })
 
 const failure = (result: Result.Result<unknown, SnapshotError>): SnapshotError => {

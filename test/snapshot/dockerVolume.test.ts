@@ -36,7 +36,8 @@ const volumeTarget = (
   commandText: "dockervolume://",
   fileExtension: ".tar",
   timeoutMs: undefined,
-  stopDuringBackup: options.stopDuringBackup ?? false
+  stopDuringBackup: options.stopDuringBackup ?? false,
+  schedule: undefined
 })
 
 const failure = (result: Result.Result<unknown, SnapshotError>): SnapshotError => {

@@ -1,0 +1,27 @@
+// Packs the installable CLI: release/ubackup-<version>.tar.gz holds
+// ubackup/bin/ubackup (the launcher) and ubackup/dist/ (the bundle, without
+// source maps). It needs Node.js >= 22.19 on the host and nothing else: the
+// bundle carries every dependency. Usage: node scripts/release.mjs [--out DIR]
+import { execFileSync } from "node:child_process"
+import { mkdirSync, readFileSync, readdirSync } from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const { version } = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"))
+const outFlag = process.argv.indexOf("--out")
+const out = path.resolve(outFlag === -1 ? path.join(root, "release") : process.argv[outFlag + 1])
+
+execFileSync(process.execPath, [path.join(root, "scripts/build.mjs")], { cwd: root, stdio: "inherit" })
+const bundle = [
+  "dist/cli.mjs",
+  ...readdirSync(path.join(root, "dist/vendor")).filter((file) => file.endsWith(".mjs")).map((file) => `dist/vendor/${file}`)
+]
+mkdirSync(out, { recursive: true })
+const archive = path.join(out, `ubackup-${version}.tar.gz`)
+// GNU tar: every path under ubackup/, owned by root, for `tar -xzf … -C /opt`
+execFileSync("tar", [
+  "-czf", archive, "--owner=0", "--group=0", "--transform", "s,^,ubackup/,",
+  "bin/ubackup", ...bundle, "README.md"
+], { cwd: root, stdio: "inherit" })
+console.log(archive)

@@ -1,0 +1,248 @@
+/**
+ * One HTTP request of an alert sink, on Node's global `fetch`: a timeout per
+ * attempt (µbackup had none, and a sink that never answers must not hold a
+ * run forever), bounded retries with exponential backoff and jitter for what
+ * may pass by itself (network errors, timeouts, 5xx, 429), and error texts
+ * that never carry a secret: a URL is shown as scheme://host only, because
+ * the path or query of most sink URLs is the credential.
+ */
+import { Context, Duration, Effect, Schedule, Schema } from "effect"
+import { STATUS_CODES } from "node:http"
+import { formatDuration } from "../config/duration.ts"
+import { AlertError } from "./Alerts.ts"
+
+export interface HttpPolicy {
+  /** Per attempt, from sending the request to the end of the reply's body. */
+  readonly timeoutMs: number
+  /** Attempts in all (the first one included) for failures that may pass. */
+  readonly attempts: number
+  /** The first backoff; it doubles each retry and is jittered (0.8–1.2). */
+  readonly backoffMs: number
+}
+
+/**
+ * The policy every sink request uses; a Reference so that tests (and any
+ * caller) can shorten it with `Effect.provideService` without a new layer.
+ * 4 attempts at 10 s plus ~3.5 s of backoff bound one request to ~45 s.
+ */
+export const AlertHttpPolicy = Context.Reference<HttpPolicy>("ubackup/alert/HttpPolicy", {
+  defaultValue: () => ({ timeoutMs: 10_000, attempts: 4, backoffMs: 500 })
+})
+
+export interface HttpRequest {
+  /** For the error: `lambda-alertmanager`, `ntfy`… */
+  readonly sink: string
+  /** For the error: `alert for db`, `dead man's switch check-in`… */
+  readonly what: string
+  readonly method: "GET" | "POST"
+  /** May carry secrets: it never appears in a log or an error. */
+  readonly url: string
+  readonly headers?: Readonly<Record<string, string>>
+  readonly body?: string
+  /** Header values (tokens) that must not appear in an error either. */
+  readonly secrets?: ReadonlyArray<string>
+}
+
+export interface HttpReply {
+  readonly status: number
+  readonly headers: Headers
+  /** The first 64 KiB of the body; the rest is not read. */
+  readonly body: Uint8Array
+}
+
+/** How much of a reply's body is kept: enough for any error text, bounded against a misbehaving server. */
+const bodyCap = 64 * 1024
+/** Go's ezhttp shows this much of an error reply's body (µbackup's error texts). */
+const errorBodyBytes = 128
+
+/** `https://host:port` of a URL, the only part of a sink URL that is safe to print. */
+export const displayUrl = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.protocol}//${parsed.host}`
+  } catch {
+    return "<invalid URL>"
+  }
+}
+
+/**
+ * `url` with `suffix` appended to its path, trailing slashes first taken off
+ * (no `//`), and `params` set in its query (replacing any already there).
+ * An unparseable URL comes back as is, for `send` to report without showing it.
+ */
+export const extendUrl = (url: string, suffix: string, params: Readonly<Record<string, string>> = {}): string => {
+  try {
+    const parsed = new URL(url)
+    parsed.pathname = parsed.pathname.replace(/\/+$/, "") + suffix
+    for (const [name, value] of Object.entries(params)) parsed.searchParams.set(name, value)
+    return parsed.href
+  } catch {
+    return url
+  }
+}
+
+/** Removes every secret from `text` (the URL's path, query and credentials, token headers). */
+const scrubber = (url: URL | undefined, secrets: ReadonlyArray<string>) => {
+  const parts = [...secrets]
+  if (url !== undefined) {
+    parts.push(url.href, url.pathname + url.search, url.pathname, url.search, url.username, url.password)
+    try {
+      parts.push(decodeURIComponent(url.pathname), decodeURIComponent(url.search))
+    } catch {
+      // a malformed escape: the raw forms above are all that can appear
+    }
+  }
+  // longest first, so a URL goes as a whole before its path does; tiny parts ("/", "?") are no secret
+  const sorted = [...new Set(parts)].filter((part) => part.length >= 4).sort((a, b) => b.length - a.length)
+  return (text: string) => sorted.reduce((acc, part) => acc.replaceAll(part, "<redacted>"), text)
+}
+
+/** One attempt's failure: `retryable` for network errors, timeouts, 5xx and 429. */
+class AttemptError extends Schema.TaggedError<AttemptError>()("AttemptError", {
+  detail: Schema.String,
+  retryable: Schema.Boolean
+}) {}
+
+/** Go's `resp.Status`: `400 Bad Request`. */
+const statusLine = (response: { readonly status: number; readonly statusText: string }) =>
+  `${response.status} ${response.statusText || STATUS_CODES[response.status] || ""}`.trimEnd()
+
+/** µbackup's error text for a non-2xx reply: `<status line>; <first 128 bytes of body>[..]`. */
+const replyDetail = (line: string, body: Uint8Array) =>
+  body.length === 0
+    ? `${line}; <no response body>`
+    : `${line}; ${new TextDecoder().decode(body.subarray(0, errorBodyBytes))}${body.length > errorBodyBytes ? ".." : ""}`
+
+/** Why fetch failed, from undici's `TypeError("fetch failed", { cause })` or an abort. */
+const transportDetail = (cause: unknown, timeoutMs: number): string => {
+  if (cause instanceof DOMException && cause.name === "TimeoutError") return `no response within ${formatDuration(timeoutMs)}`
+  const inner = cause instanceof Error && cause.cause instanceof Error ? cause.cause : cause
+  if (inner instanceof Error) {
+    const code = (inner as NodeJS.ErrnoException).code
+    const text = inner.message || (inner instanceof AggregateError ? inner.errors.map(String).join("; ") : "")
+    return text !== "" ? text : code ?? inner.name
+  }
+  return String(inner)
+}
+
+const readCapped = async (response: Response): Promise<Uint8Array> => {
+  const reader = response.body?.getReader()
+  if (reader === undefined) return new Uint8Array(0)
+  const chunks: Array<Uint8Array> = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) return Buffer.concat(chunks)
+    chunks.push(value)
+    total += value.length
+    if (total >= bodyCap) {
+      // the rest is of no use to anyone; cancelling frees the connection
+      await reader.cancel().catch(() => undefined)
+      return Buffer.concat(chunks).subarray(0, bodyCap)
+    }
+  }
+}
+
+interface Prepared {
+  readonly url: string
+  readonly display: string
+  readonly headers: Record<string, string>
+  readonly scrub: (text: string) => string
+}
+
+const safeDecode = (text: string) => {
+  try {
+    return decodeURIComponent(text)
+  } catch {
+    return text
+  }
+}
+
+/** Credentials in the URL (`https://user:pass@host`) become Basic auth: fetch refuses them in the URL. */
+const prepare = (request: HttpRequest): Prepared | AlertError => {
+  let url: URL
+  try {
+    url = new URL(request.url)
+  } catch {
+    return new AlertError({ sink: request.sink, what: request.what, detail: "invalid URL" })
+  }
+  const scrub = scrubber(url, request.secrets ?? [])
+  const headers: Record<string, string> = { ...request.headers }
+  const has = (name: string) => Object.keys(headers).some((header) => header.toLowerCase() === name)
+  // undici would say `node`; a receiver's logs should name the sender
+  if (!has("user-agent")) headers["User-Agent"] = "ubackup"
+  if (url.username !== "" || url.password !== "") {
+    if (!has("authorization")) {
+      const credentials = `${safeDecode(url.username)}:${safeDecode(url.password)}`
+      headers["Authorization"] = `Basic ${Buffer.from(credentials).toString("base64")}`
+    }
+    url.username = ""
+    url.password = ""
+  }
+  return { url: url.href, display: `${url.protocol}//${url.host}`, headers, scrub }
+}
+
+const attempt = (request: HttpRequest, prepared: Prepared, timeoutMs: number) =>
+  Effect.tryPromise({
+    try: async (interrupted) => {
+      // one signal for interruption of the fiber and for the timeout, over the request and its body
+      const signal = AbortSignal.any([interrupted, AbortSignal.timeout(timeoutMs)])
+      const init: RequestInit = { method: request.method, headers: prepared.headers, redirect: "follow", signal }
+      if (request.body !== undefined) init.body = request.body
+      const response = await fetch(prepared.url, init)
+      const body = await readCapped(response)
+      return { status: response.status, line: statusLine(response), headers: response.headers, body }
+    },
+    catch: (cause) =>
+      new AttemptError({
+        detail: prepared.scrub(`${request.method} ${prepared.display}: ${transportDetail(cause, timeoutMs)}`),
+        retryable: true
+      })
+  }).pipe(
+    Effect.flatMap((reply) =>
+      reply.status >= 200 && reply.status <= 299
+        ? Effect.succeed<HttpReply>({ status: reply.status, headers: reply.headers, body: reply.body })
+        : Effect.fail(
+          new AttemptError({
+            detail: prepared.scrub(replyDetail(reply.line, reply.body)),
+            // a 4xx other than 429 says the request itself is wrong: sending it again cannot help
+            retryable: reply.status >= 500 || reply.status === 429
+          })
+        )
+    )
+  )
+
+/**
+ * Sends `request`; any 2xx is success (the body is returned, capped). A
+ * failure is an `AlertError` whose detail is µbackup's text for a reply
+ * (`400 Bad Request; <body>`) or `POST https://host: <why>` for a transport
+ * error, with the attempt count when it was retried.
+ */
+export const send = Effect.fn("alert.send")(function*(request: HttpRequest) {
+  const policy = yield* AlertHttpPolicy
+  const prepared = prepare(request)
+  if (prepared instanceof AlertError) return yield* prepared
+  let attempts = 0
+  return yield* Effect.suspend(() => {
+    attempts++
+    return attempt(request, prepared, policy.timeoutMs)
+  }).pipe(
+    Effect.tapError((error) =>
+      error.retryable && attempts < policy.attempts
+        ? Effect.logDebug(`${request.sink}: ${request.what}: attempt ${attempts} failed, retrying: ${error.detail}`)
+        : Effect.void
+    ),
+    Effect.retry({
+      schedule: Schedule.exponential(Duration.millis(policy.backoffMs), 2).pipe(Schedule.jittered),
+      times: Math.max(0, policy.attempts - 1),
+      while: (error) => error.retryable
+    }),
+    Effect.mapError((error) =>
+      new AlertError({
+        sink: request.sink,
+        what: request.what,
+        detail: attempts > 1 ? `${error.detail} (${attempts} attempts)` : error.detail
+      })
+    )
+  )
+})

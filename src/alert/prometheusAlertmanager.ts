@@ -1,0 +1,76 @@
+/**
+ * Prometheus Alertmanager, API v2 (docs/alerting.md §5): a failed target
+ * fires `UbackupBackupFailed{host, service}`, the next stored backup of the
+ * service resolves it.
+ *
+ * ubackup runs once a day and does not re-send firing alerts, so a firing
+ * alert carries endsAt = now + 25 h: it stays active until the next run
+ * (plus an hour of grace), instead of Alertmanager's resolve_timeout (5 m).
+ * A resolve is the same label set with endsAt = now. It is sent for every
+ * stored target, not only for ones that failed earlier: that costs one
+ * small request and needs no memory, so it also resolves alerts fired
+ * before a restart of ubackup.
+ */
+import { Clock, Effect } from "effect"
+import type { Outcome } from "../pipeline/run.ts"
+import { send } from "./http.ts"
+import { type AlertSink, makeSink } from "./sink.ts"
+import { errorOf, targetSubject } from "./text.ts"
+
+export const sinkName = "prometheus-alertmanager"
+export const alertName = "UbackupBackupFailed"
+
+/** How long a fired alert stays active without a re-send: one daily run and an hour of grace. */
+const firingFor = 25 * 3600 * 1000
+
+export interface PrometheusAlertmanagerOptions {
+  /** The Alertmanager's base URL, e.g. `http://127.0.0.1:9093` (a path prefix such as `/alertmanager` is kept). */
+  readonly url: string
+  readonly hostname: string
+  /** Extra labels on every alert (`team: ops`). */
+  readonly labels?: Readonly<Record<string, string>> | undefined
+}
+
+export const makePrometheusAlertmanager = (options: PrometheusAlertmanagerOptions): AlertSink => {
+  const endpoint = options.url.replace(/\/+$/, "") + "/api/v2/alerts"
+
+  /**
+   * The alert's identity (Alertmanager fingerprints the label set). The
+   * configured labels may rename alertname, but host and service are always
+   * the target's: fire and resolve must build the same set.
+   */
+  const labelsOf = (service: string) => ({ alertname: alertName, ...options.labels, host: options.hostname, service })
+
+  const post = (outcome: Outcome, what: string, alert: Record<string, unknown>) =>
+    send({
+      sink: sinkName,
+      what,
+      method: "POST",
+      url: endpoint,
+      headers: { "Content-Type": "application/json" },
+      // the API takes an array of postableAlert
+      body: JSON.stringify([{ labels: labelsOf(outcome.service), ...alert }])
+    })
+
+  const targetFailed = Effect.fn("prometheusAlertmanager.targetFailed")(function*(outcome: Outcome) {
+    const now = yield* Clock.currentTimeMillis
+    yield* post(outcome, `alert for ${outcome.service}`, {
+      annotations: { summary: targetSubject(options.hostname, outcome.service), description: errorOf(outcome) },
+      startsAt: new Date(now).toISOString(),
+      endsAt: new Date(now + firingFor).toISOString()
+    })
+  })
+
+  const targetStored = Effect.fn("prometheusAlertmanager.targetStored")(function*(outcome: Outcome) {
+    const now = new Date(yield* Clock.currentTimeMillis).toISOString()
+    const stored = outcome.result._tag === "Stored" ? `stored ${outcome.result.backup.id}` : "stored"
+    // startsAt = endsAt passes validation (endsAt not before startsAt); Alertmanager keeps the earlier startsAt of a firing alert
+    yield* post(outcome, `resolve for ${outcome.service}`, {
+      annotations: { summary: targetSubject(options.hostname, outcome.service), description: stored },
+      startsAt: now,
+      endsAt: now
+    })
+  })
+
+  return makeSink({ name: sinkName, targetFailed, targetStored })
+}

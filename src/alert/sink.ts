@@ -1,0 +1,31 @@
+/**
+ * One alert destination. Unlike `Alerts`, a sink reports its failures as
+ * `AlertError`s: the fan-out (layer.ts) decides which of them only get
+ * logged and which fail the run.
+ */
+import { Effect } from "effect"
+import type { Outcome } from "../pipeline/run.ts"
+import type { AlertError, RunReport } from "./Alerts.ts"
+
+export interface AlertSink {
+  /** For logs: `lambda-alertmanager`, `webhook 1 (https://example.com)`. */
+  readonly name: string
+  readonly runStarted: (startedAt: Date) => Effect.Effect<void, AlertError>
+  readonly targetFailed: (outcome: Outcome) => Effect.Effect<void, AlertError>
+  readonly targetStored: (outcome: Outcome) => Effect.Effect<void, AlertError>
+  readonly runFinished: (report: RunReport, allAlertsDelivered: boolean) => Effect.Effect<void, AlertError>
+  /** When runFinished's failure fails the run (the dead man's switch check-in, µbackup's rule) rather than being logged. */
+  readonly runFinishedFailsRun: boolean
+}
+
+/** A sink from the events it handles; the others do nothing. */
+export const makeSink = (
+  sink: Pick<AlertSink, "name"> & Partial<Omit<AlertSink, "name">>
+): AlertSink => ({
+  runStarted: () => Effect.void,
+  targetFailed: () => Effect.void,
+  targetStored: () => Effect.void,
+  runFinished: () => Effect.void,
+  runFinishedFailsRun: false,
+  ...sink
+})

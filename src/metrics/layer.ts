@@ -1,0 +1,94 @@
+/**
+ * The live `Metrics`: per-service state of the latest runs, kept in memory,
+ * rendered as Prometheus text. Names follow Prometheus conventions
+ * (`_seconds`, `_bytes`, `_timestamp_seconds`) and carry no sample
+ * timestamps, so node_exporter's textfile collector accepts them too.
+ */
+import { Effect, Layer } from "effect"
+import type { RunReport } from "../alert/Alerts.ts"
+import { Metrics } from "./Metrics.ts"
+
+interface ServiceState {
+  /** The run these figures belong to: a service's first outcome in a new run starts fresh sums. */
+  run: number
+  lastSuccess: number | undefined
+  success: boolean
+  durationMs: number
+  bytesIn: number
+  bytesOut: number
+}
+
+interface RunState {
+  readonly finishedAt: number
+  readonly targets: number
+  readonly failed: number
+  readonly durationMs: number
+}
+
+/** A label value as the text format wants it: \\ " and newline escaped. */
+const labelValue = (value: string) => value.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")
+
+const gauge = (name: string, help: string, samples: ReadonlyArray<readonly [string | undefined, number]>): string =>
+  samples.length === 0 ? "" : [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} gauge`,
+    ...samples.map(([service, value]) => `${name}${service === undefined ? "" : `{service="${labelValue(service)}"}`} ${value}`)
+  ].join("\n") + "\n"
+
+const seconds = (ms: number) => Math.round(ms) / 1000
+
+export const makeMetrics = (): Metrics["Service"] => {
+  const services = new Map<string, ServiceState>()
+  // a service with several targets (Swarm replicas) adds up within one run
+  let run = 0
+  let lastRun: RunState | undefined
+
+  return {
+    recordOutcome: (outcome, at) =>
+      Effect.sync(() => {
+        const previous = services.get(outcome.service)
+        const state: ServiceState = previous !== undefined && previous.run === run
+          ? previous
+          : { run, lastSuccess: previous?.lastSuccess, success: true, durationMs: 0, bytesIn: 0, bytesOut: 0 }
+        state.durationMs += outcome.durationMs
+        if (outcome.result._tag === "Stored") {
+          state.bytesIn += outcome.result.backup.bytesIn
+          state.bytesOut += outcome.result.backup.size
+        } else {
+          state.success = false
+        }
+        if (state.success) state.lastSuccess = at.getTime()
+        services.set(outcome.service, state)
+      }),
+    recordRun: (report: RunReport) =>
+      Effect.sync(() => {
+        lastRun = {
+          finishedAt: report.finishedAt.getTime(),
+          targets: report.outcomes.length,
+          failed: report.outcomes.filter((outcome) => outcome.result._tag === "Failed").length,
+          durationMs: report.finishedAt.getTime() - report.startedAt.getTime()
+        }
+        run++
+      }),
+    render: Effect.sync(() => {
+      const list = [...services].sort(([a], [b]) => a.localeCompare(b))
+      return [
+        gauge("ubackup_last_run_timestamp_seconds", "When the last run finished (Unix time).", lastRun ? [[undefined, seconds(lastRun.finishedAt)]] : []),
+        gauge("ubackup_last_run_duration_seconds", "How long the last run took.", lastRun ? [[undefined, seconds(lastRun.durationMs)]] : []),
+        gauge("ubackup_last_run_targets", "Targets in the last run.", lastRun ? [[undefined, lastRun.targets]] : []),
+        gauge("ubackup_last_run_failed_targets", "Targets that failed in the last run.", lastRun ? [[undefined, lastRun.failed]] : []),
+        gauge(
+          "ubackup_last_success_timestamp_seconds",
+          "When the service last had every target stored (Unix time); alert on time() minus this.",
+          list.flatMap(([service, state]) => (state.lastSuccess === undefined ? [] : [[service, seconds(state.lastSuccess)] as const]))
+        ),
+        gauge("ubackup_last_run_success", "1 if the service's last run stored every target, else 0.", list.map(([service, state]) => [service, state.success ? 1 : 0])),
+        gauge("ubackup_backup_duration_seconds", "How long the service's last backup took.", list.map(([service, state]) => [service, seconds(state.durationMs)])),
+        gauge("ubackup_backup_bytes_in", "Bytes the service's last backup read (before compression).", list.map(([service, state]) => [service, state.bytesIn])),
+        gauge("ubackup_backup_bytes_out", "Bytes the service's last backup stored (compressed, encrypted).", list.map(([service, state]) => [service, state.bytesOut]))
+      ].join("")
+    })
+  }
+}
+
+export const layerMetrics = Layer.sync(Metrics, makeMetrics)

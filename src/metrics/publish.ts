@@ -1,0 +1,62 @@
+/** Where metrics go: an HTTP endpoint (scheduler) or a textfile (now). */
+import { Effect, Schema } from "effect"
+import * as fs from "node:fs/promises"
+import * as http from "node:http"
+import * as path from "node:path"
+import { Metrics } from "./Metrics.ts"
+
+export class MetricsError extends Schema.TaggedError<MetricsError>()("MetricsError", {
+  where: Schema.String,
+  detail: Schema.String
+}) {
+  override get message() {
+    return `metrics at ${this.where}: ${this.detail}`
+  }
+}
+
+const contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+/** Serves GET /metrics on `listen` (host:port) while the scope lasts. */
+export const serveMetrics = (listen: string) =>
+  Effect.gen(function*() {
+    const metrics = yield* Metrics
+    const separator = listen.lastIndexOf(":")
+    const host = listen.slice(0, separator).replace(/^\[|\]$/g, "") || "0.0.0.0"
+    const port = Number(listen.slice(separator + 1))
+    const server = http.createServer((request, response) => {
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        response.writeHead(405, { Allow: "GET, HEAD" }).end()
+        return
+      }
+      if (request.url !== "/metrics" && request.url !== "/") {
+        response.writeHead(404).end("see /metrics\n")
+        return
+      }
+      Effect.runPromise(metrics.render).then(
+        (text) => response.writeHead(200, { "Content-Type": contentType }).end(request.method === "HEAD" ? undefined : text),
+        () => response.writeHead(500).end()
+      )
+    })
+    yield* Effect.acquireRelease(
+      Effect.callback<void, MetricsError>((resume) => {
+        server.once("error", (error) => resume(Effect.fail(new MetricsError({ where: listen, detail: error.message }))))
+        server.listen(port, host, () => resume(Effect.void))
+      }),
+      () => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
+    )
+    yield* Effect.logInfo(`metrics on http://${listen}/metrics`)
+  })
+
+/** Writes the metrics to `file` atomically: a temporary name in the same folder, then a rename. */
+export const writeTextfile = (file: string) =>
+  Effect.gen(function*() {
+    const text = yield* (yield* Metrics).render
+    const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
+    yield* Effect.tryPromise({
+      try: async () => {
+        await fs.writeFile(temporary, text, { mode: 0o644 })
+        await fs.rename(temporary, file)
+      },
+      catch: (cause) => new MetricsError({ where: file, detail: cause instanceof Error ? cause.message : String(cause) })
+    }).pipe(Effect.tapError(() => Effect.promise(() => fs.rm(temporary, { force: true }))))
+  })

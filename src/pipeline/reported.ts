@@ -1,0 +1,41 @@
+/**
+ * A run as `now` and the scheduler do it: every due target through
+ * `runAll`, each outcome reported at once to the alert sinks and the
+ * metrics, and the run's end reported last (the dead man's switch).
+ */
+import { Clock, Effect } from "effect"
+import { type AlertError, Alerts } from "../alert/Alerts.ts"
+import type { Discovered } from "../discovery/Target.ts"
+import { Metrics } from "../metrics/Metrics.ts"
+import { Hostname } from "./backup.ts"
+import { type Outcome, runAll } from "./run.ts"
+
+export interface ReportedRun {
+  readonly outcomes: ReadonlyArray<Outcome>
+  /** The dead man's switch check-in failed: the run counts as failed, even when every backup was stored (µbackup's rule). */
+  readonly checkInError: AlertError | undefined
+}
+
+export const runReported = (discovered: Discovered, options: { readonly concurrency: number }) =>
+  Effect.gen(function*() {
+    const alerts = yield* Alerts
+    const metrics = yield* Metrics
+    const hostname = yield* Hostname
+    const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
+    const startedAt = yield* now
+    yield* alerts.runStarted(startedAt)
+    let allAlertsDelivered = true
+    const outcomes = yield* runAll(discovered, {
+      concurrency: options.concurrency,
+      onOutcome: (outcome) =>
+        Effect.gen(function*() {
+          yield* metrics.recordOutcome(outcome, yield* now)
+          if (outcome.result._tag === "Stored") return yield* alerts.targetStored(outcome)
+          if (!(yield* alerts.targetFailed(outcome))) allAlertsDelivered = false
+        })
+    })
+    const report = { hostname, startedAt, finishedAt: yield* now, outcomes }
+    yield* metrics.recordRun(report)
+    const checkIn = yield* Effect.result(alerts.runFinished(report, allAlertsDelivered))
+    return { outcomes, checkInError: checkIn._tag === "Failure" ? checkIn.failure : undefined } satisfies ReportedRun
+  })

@@ -1,0 +1,124 @@
+/**
+ * The Prometheus Alertmanager sink against the real Alertmanager (Debian's
+ * prometheus-alertmanager, API v2): a failed target's alert becomes active
+ * with our labels and annotations and reaches a webhook receiver; a stored
+ * backup of the same service resolves it.
+ */
+import { Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Alerts } from "../../src/alert/Alerts.ts"
+import { layerFromConfig } from "../../src/alert/layer.ts"
+import { makePrometheusAlertmanager } from "../../src/alert/prometheusAlertmanager.ts"
+import { decodeConfig, failedOutcome, type RecordingServer, runFailure, runOk, startRecordingServer, storedOutcome } from "../harness/alerts.ts"
+import { alertmanagerCommand, type PrometheusAlertmanager, startPrometheusAlertmanager } from "../harness/prometheusAlertmanager.ts"
+import { requireCommands } from "../harness/tools.ts"
+
+interface GettableAlert {
+  readonly labels: Record<string, string>
+  readonly annotations: Record<string, string>
+  readonly startsAt: string
+  readonly endsAt: string
+  readonly status: { readonly state: string }
+}
+
+interface WebhookMessage {
+  readonly status: "firing" | "resolved"
+  readonly alerts: ReadonlyArray<{ readonly status: string; readonly labels: Record<string, string>; readonly annotations: Record<string, string> }>
+}
+
+const hostname = "myhost"
+
+const eventually = async <A>(probe: () => Promise<A | undefined>, what: string, timeoutMs = 15_000): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+describe.runIf(requireCommands("Prometheus Alertmanager tests", alertmanagerCommand))("Prometheus Alertmanager (real, API v2)", () => {
+  let alertmanager: PrometheusAlertmanager
+  let receiver: RecordingServer
+
+  beforeAll(async () => {
+    receiver = await startRecordingServer()
+    alertmanager = await startPrometheusAlertmanager({ webhookUrl: `${receiver.url}/am-webhook` })
+  })
+  afterAll(async () => {
+    await alertmanager?.stop()
+    await receiver?.close()
+  })
+
+  /** The alerts the API lists, with every filter open: active, unprocessed, inhibited and silenced ones. */
+  const listAlerts = async (query = "active=true&inhibited=true&silenced=true&unprocessed=true"): Promise<ReadonlyArray<GettableAlert>> => {
+    const response = await fetch(`${alertmanager.url}/api/v2/alerts?${query}`)
+    expect(response.status).toBe(200)
+    return (await response.json()) as Array<GettableAlert>
+  }
+  const ofService = (alerts: ReadonlyArray<GettableAlert>, service: string) => alerts.filter((alert) => alert.labels["service"] === service)
+
+  const webhookMessages = () => receiver.requests.map((request) => JSON.parse(request.body.toString("utf8")) as WebhookMessage)
+
+  const layer = () =>
+    layerFromConfig(decodeConfig({ alerts: { prometheus_alertmanager: { url: alertmanager.url, labels: { team: "ops" } } } }), hostname)
+
+  it("a failed target fires UbackupBackupFailed; a stored backup of the service resolves it", async () => {
+    const error = "host: pg_dump db: exited with code 1\nstderr: pg_dump: error: connection refused"
+    const before = Date.now()
+    const { value: delivered } = await runOk(Alerts.use((alerts) => alerts.targetFailed(failedOutcome("db", error))).pipe(Effect.provide(layer())))
+    expect(delivered).toBe(true)
+
+    const fired = await eventually(async () => {
+      const alerts = ofService(await listAlerts(), "db")
+      return alerts.length === 1 && alerts[0]!.status.state === "active" ? alerts[0] : undefined
+    }, "the alert to be active")
+    expect(fired.labels).toEqual({ alertname: "UbackupBackupFailed", host: hostname, service: "db", team: "ops" })
+    expect(fired.annotations).toEqual({ summary: "\u00b5backup myhost: db", description: error })
+    const endsIn = Date.parse(fired.endsAt) - before
+    expect(endsIn).toBeGreaterThan(25 * 3600_000 - 60_000)
+    expect(endsIn).toBeLessThan(25 * 3600_000 + 60_000)
+    // the narrow filter of the brief sees it too
+    expect(ofService(await listAlerts("active=true&inhibited=false&silenced=false&unprocessed=true"), "db")).toHaveLength(1)
+
+    const firing = await eventually(
+      async () => webhookMessages().find((message) => message.status === "firing" && message.alerts.some((alert) => alert.labels["service"] === "db")),
+      "the firing notification"
+    )
+    expect(firing.alerts[0]!.annotations["summary"]).toBe("\u00b5backup myhost: db")
+
+    await runOk(Alerts.use((alerts) => alerts.targetStored(storedOutcome("db"))).pipe(Effect.provide(layer())))
+    await eventually(async () => (ofService(await listAlerts(), "db").length === 0 ? true : undefined), "the alert to be resolved")
+    const resolved = await eventually(
+      async () => webhookMessages().find((message) => message.status === "resolved" && message.alerts.some((alert) => alert.labels["service"] === "db")),
+      "the resolved notification"
+    )
+    expect(resolved.alerts[0]!.status).toBe("resolved")
+  })
+
+  it("a resolve only touches its own service; a resolve of a service that never failed is accepted and changes nothing", async () => {
+    await runOk(
+      Effect.gen(function*() {
+        const alerts = yield* Alerts
+        expect(yield* alerts.targetFailed(failedOutcome("a", "boom a"))).toBe(true)
+        expect(yield* alerts.targetFailed(failedOutcome("b", "boom b"))).toBe(true)
+        yield* alerts.targetStored(storedOutcome("a"))
+        yield* alerts.targetStored(storedOutcome("never-failed"))
+      }).pipe(Effect.provide(layer()))
+    )
+    const remaining = await eventually(async () => {
+      const alerts = (await listAlerts()).filter((alert) => ["a", "b", "never-failed"].includes(alert.labels["service"] ?? ""))
+      return alerts.length === 1 ? alerts : undefined
+    }, "only b's alert to remain")
+    expect(remaining[0]!.labels["service"]).toBe("b")
+    expect(remaining[0]!.annotations["description"]).toBe("boom b")
+  })
+
+  it("a label set Alertmanager rejects is a 400 with its reason, not retried", async () => {
+    const sink = makePrometheusAlertmanager({ url: `${alertmanager.url}/`, hostname, labels: { "bad-label": "x" } })
+    const { error } = await runFailure(sink.targetFailed(failedOutcome("c", "boom")))
+    expect(error.detail).toMatch(/^400 Bad Request; .*invalid/)
+    expect(error.detail).not.toMatch(/attempts/)
+  })
+})

@@ -1,0 +1,172 @@
+/**
+ * The scheduler's timing with the test clock (fake targets, snapshots and
+ * storage), and once in real time.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Duration, Effect, Fiber, Layer, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import { Alerts } from "../../src/alert/Alerts.ts"
+import type { Discovered, DockerTarget, Target } from "../../src/discovery/Target.ts"
+import { Targets } from "../../src/discovery/Target.ts"
+import { layerMetrics } from "../../src/metrics/layer.ts"
+import { runScheduler } from "../../src/scheduler/scheduler.ts"
+import { fakeSnapshotter, memoryStorage, passthroughCodecs } from "../harness/fakes.ts"
+
+const container = (service: string, schedule?: string): DockerTarget => ({
+  _tag: "Docker",
+  service,
+  taskId: `${service}000000000000`.slice(0, 12),
+  containerId: `${service}`.padEnd(64, "0"),
+  containerName: service,
+  command: { _tag: "Exec", argv: ["cat", "/x"] },
+  commandText: "cat /x",
+  fileExtension: "",
+  timeoutMs: undefined,
+  stopDuringBackup: false,
+  schedule
+})
+
+interface Recorder {
+  readonly runs: Array<{ readonly at: number; readonly services: ReadonlyArray<string> }>
+  discoveries: number
+}
+
+/** Everything the scheduler needs, all fake; each snapshot takes `took` of test time. */
+const harness = (targets: ReadonlyArray<Target>, took: (target: Target) => Duration.Input = () => "1 second") => {
+  const recorder: Recorder = { runs: [], discoveries: 0 }
+  const discovered: Discovered = { targets, invalid: [] }
+  const layer = Layer.mergeAll(
+    Layer.succeed(Targets, { discover: Effect.sync(() => void recorder.discoveries++).pipe(Effect.as(discovered)) }),
+    fakeSnapshotter((target) =>
+      Stream.fromEffect(Effect.sleep(took(target)).pipe(Effect.as(new TextEncoder().encode(target.service))))
+    ),
+    memoryStorage().layer,
+    passthroughCodecs,
+    layerMetrics,
+    Layer.succeed(Alerts, {
+      runStarted: () => Effect.void,
+      targetFailed: () => Effect.succeed(true),
+      targetStored: () => Effect.void,
+      runFinished: (report) =>
+        Effect.sync(() => void recorder.runs.push({ at: report.startedAt.getTime(), services: report.outcomes.map((o) => o.service).sort() }))
+    })
+  )
+  return { recorder, layer }
+}
+
+const at = (iso: string) => new Date(iso).getTime()
+
+describe("scheduler (test clock)", () => {
+  it.effect("runs daily at 01:00 UTC by default, not before", () =>
+    Effect.gen(function*() {
+      const { recorder, layer } = harness([container("db")])
+      yield* TestClock.setTime(at("2026-03-10T00:30:00Z"))
+      const fiber = yield* runScheduler({ schedule: "0 1 * * *", timeZone: "UTC", concurrency: 1, runNow: false }).pipe(
+        Effect.provide(layer),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("29 minutes")
+      assert.strictEqual(recorder.runs.length, 0)
+      yield* TestClock.adjust("2 minutes")
+      assert.deepStrictEqual(recorder.runs.map((r) => new Date(r.at).toISOString()), ["2026-03-10T01:00:00.000Z"])
+      yield* TestClock.adjust("1 day")
+      assert.strictEqual(recorder.runs.length, 2)
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("honours the schedule's time zone", () =>
+    Effect.gen(function*() {
+      const { recorder, layer } = harness([container("db")])
+      yield* TestClock.setTime(at("2026-07-01T00:00:00Z"))
+      const fiber = yield* runScheduler({ schedule: "0 3 * * *", timeZone: "Europe/Helsinki", concurrency: 1, runNow: false }).pipe(
+        Effect.provide(layer),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("3 hours") // 03:00 in Helsinki (UTC+3 in July) is 00:00 UTC: already past
+      yield* TestClock.adjust("1261 minutes") // to 00:01 UTC: the run itself takes a second
+      assert.deepStrictEqual(recorder.runs.map((r) => new Date(r.at).toISOString()), ["2026-07-02T00:00:00.000Z"])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("a container's ubackup.schedule overrides the default for that container only", () =>
+    Effect.gen(function*() {
+      const { recorder, layer } = harness([container("often", "*/15 * * * *"), container("daily")])
+      yield* TestClock.setTime(at("2026-03-10T00:50:00Z"))
+      const fiber = yield* runScheduler({ schedule: "0 1 * * *", timeZone: "UTC", concurrency: 1, runNow: false }).pipe(
+        Effect.provide(layer),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("41 minutes")
+      assert.deepStrictEqual(recorder.runs.map((r) => [new Date(r.at).toISOString().slice(11, 16), r.services]), [
+        ["01:00", ["daily", "often"]],
+        ["01:15", ["often"]],
+        ["01:30", ["often"]]
+      ])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("never two runs at once: what falls due during a long run runs once, right after it", () =>
+    Effect.gen(function*() {
+      // each backup takes 90 minutes; the schedule is hourly
+      const { recorder, layer } = harness([container("slow")], () => "90 minutes")
+      yield* TestClock.setTime(at("2026-03-10T00:59:30Z"))
+      const fiber = yield* runScheduler({ schedule: "0 * * * *", timeZone: "UTC", concurrency: 1, runNow: false }).pipe(
+        Effect.provide(layer),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("5 hours")
+      const starts = recorder.runs.map((r) => new Date(r.at).toISOString().slice(11, 16))
+      // 01:00 runs until 02:30; 02:00 fell due meanwhile: it runs at 02:31 (the next minute), until 04:01;
+      // 03:00 and 04:00 fell due meanwhile: one run at 04:02, until 05:32 (05:00's run, at 05:33, is still going)
+      assert.deepStrictEqual(starts, ["01:00", "02:31", "04:02"])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("--run-now backs up everything at start", () =>
+    Effect.gen(function*() {
+      const { recorder, layer } = harness([container("a"), container("b", "0 0 1 1 *")])
+      yield* TestClock.setTime(at("2026-03-10T12:00:30Z"))
+      const fiber = yield* runScheduler({ schedule: "0 1 * * *", timeZone: "UTC", concurrency: 2, runNow: true }).pipe(
+        Effect.provide(layer),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("5 seconds")
+      assert.deepStrictEqual(recorder.runs.map((r) => r.services), [["a", "b"]])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("does not ask Docker every minute when nothing can be due", () =>
+    Effect.gen(function*() {
+      const { recorder, layer } = harness([container("db")])
+      yield* TestClock.setTime(at("2026-03-10T02:00:00Z"))
+      const fiber = yield* runScheduler({ schedule: "0 1 * * *", timeZone: "UTC", concurrency: 1, runNow: false }).pipe(
+        Effect.provide(layer),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("1 hour")
+      // a look every 5 minutes, for new ubackup.schedule labels, not 60
+      assert.isAtMost(recorder.discoveries, 13)
+      assert.isAtLeast(recorder.discoveries, 11)
+      yield* Fiber.interrupt(fiber)
+    }))
+})
+
+describe("scheduler (real time)", () => {
+  it.live("a schedule due at the next minute fires", () =>
+    Effect.gen(function*() {
+      // start a few seconds before a minute boundary, with a schedule for exactly that minute
+      const wait = 60_000 - (Date.now() % 60_000)
+      if (wait > 8_000) yield* Effect.sleep(`${wait - 5_000} millis`)
+      const next = new Date(Math.ceil(Date.now() / 60_000) * 60_000)
+      const { recorder, layer } = harness([container("db")], () => "10 millis")
+      const fiber = yield* runScheduler({
+        schedule: `${next.getUTCMinutes()} ${next.getUTCHours()} * * *`,
+        timeZone: "UTC",
+        concurrency: 1,
+        runNow: false
+      }).pipe(Effect.provide(layer), Effect.forkChild)
+      yield* Effect.sleep(`${next.getTime() - Date.now() + 3_000} millis`)
+      assert.deepStrictEqual(recorder.runs.map((r) => new Date(r.at).toISOString().slice(0, 16)), [next.toISOString().slice(0, 16)])
+      yield* Fiber.interrupt(fiber)
+    }), 90_000)
+})
