@@ -20,6 +20,7 @@ import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { type Run, ubackup } from "../harness/cli.ts"
+import { acquireEngineLock } from "../harness/engineLock.ts"
 import { buildBusyboxImage, type ContainerOptions, docker, requireDocker, runContainer } from "../harness/docker.ts"
 import { rgwCommands } from "../harness/rgw.ts"
 import { requireCommands } from "../harness/tools.ts"
@@ -154,7 +155,11 @@ const waitUntil = async (what: string, probe: () => Promise<boolean>, timeoutMs 
 const seq = (n: number) => Array.from({ length: n }, (_, i) => `${i + 1}\n`).join("")
 
 describe.runIf(ready)("ubackup now (Docker)", () => {
+  let releaseEngine: (() => void) | undefined
   beforeAll(async () => {
+    // a dry run whose command must not run, stop_during_backup, commands killed on purpose:
+    // no ubackup service of another test file may back these containers up meanwhile
+    releaseEngine = await acquireEngineLock()
     await buildBusyboxImage()
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-now-test-"))
     const init = await ubackup(["init", "--dir", path.join(dir, "keys"), "--type", "x25519"])
@@ -166,6 +171,7 @@ describe.runIf(ready)("ubackup now (Docker)", () => {
   afterAll(async () => {
     await remove(...created)
     for (const volume of volumes) await docker("volume", "rm", "-f", volume).catch(() => undefined)
+    releaseEngine?.()
     if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
   })
 
