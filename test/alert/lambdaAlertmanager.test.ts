@@ -10,7 +10,7 @@ import { AlertHttpPolicy } from "../../src/alert/http.ts"
 import { goJson, goTimestamp, makeLambdaAlertmanager } from "../../src/alert/lambdaAlertmanager.ts"
 import { layerFromConfig } from "../../src/alert/layer.ts"
 import { Alerts } from "../../src/alert/Alerts.ts"
-import { closedPort, decodeConfig, failedOutcome, runCaptured, runFailure, runOk, runReport, storedOutcome } from "../harness/alerts.ts"
+import { closedPort, decodeConfig, failedOutcome, reportRun, runCaptured, runFailure, runOk, runReport, storedOutcome } from "../harness/alerts.ts"
 import {
   formatGoDuration,
   type LambdaAlertmanager,
@@ -188,14 +188,7 @@ describe("alerts as µbackup sent them", () => {
     const config = decodeConfig({ alertmanager: { baseurl: server.baseurl } })
     const report = runReport([failedOutcome("db", pgError), storedOutcome("web")])
     const { value: delivered } = await runOk(
-      Effect.gen(function*() {
-        const alerts = yield* Alerts
-        yield* alerts.runStarted(report.startedAt)
-        const delivered = yield* alerts.targetFailed(report.outcomes[0]!)
-        yield* alerts.targetStored(report.outcomes[1]!)
-        yield* alerts.runFinished(report, delivered)
-        return delivered
-      }).pipe(Effect.provide(layerFromConfig(config, hostname)))
+      reportRun(report).pipe(Effect.provide(layerFromConfig(config, hostname)))
     )
     expect(delivered).toBe(true)
     expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
@@ -221,12 +214,7 @@ describe("alerts as µbackup sent them", () => {
     const config = decodeConfig({ alertmanager: { baseurl: server.baseurl } })
     const report = runReport([failedOutcome("db", pgError)])
     const { value: delivered, logs } = await runOk(
-      Effect.gen(function*() {
-        const alerts = yield* Alerts
-        const delivered = yield* alerts.targetFailed(report.outcomes[0]!)
-        yield* alerts.runFinished(report, delivered)
-        return delivered
-      }).pipe(Effect.provide(layerFromConfig(config, hostname)))
+      reportRun(report).pipe(Effect.provide(layerFromConfig(config, hostname)))
     )
     expect(delivered).toBe(false)
     // fastPolicy: 3 attempts, then no check-in

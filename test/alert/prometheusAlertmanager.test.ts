@@ -11,7 +11,7 @@ import { layerFromConfig } from "../../src/alert/layer.ts"
 import { makePrometheusAlertmanager } from "../../src/alert/prometheusAlertmanager.ts"
 import { decodeConfig, failedOutcome, type RecordingServer, runFailure, runOk, startRecordingServer, storedOutcome } from "../harness/alerts.ts"
 import { alertmanagerCommand, type PrometheusAlertmanager, startPrometheusAlertmanager } from "../harness/prometheusAlertmanager.ts"
-import { requireCommands } from "../harness/tools.ts"
+import { requireCommands, waitFor } from "../harness/tools.ts"
 
 interface GettableAlert {
   readonly labels: Record<string, string>
@@ -27,16 +27,6 @@ interface WebhookMessage {
 }
 
 const hostname = "myhost"
-
-const eventually = async <A>(probe: () => Promise<A | undefined>, what: string, timeoutMs = 15_000): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
 
 describe.runIf(requireCommands("Prometheus Alertmanager tests", alertmanagerCommand))("Prometheus Alertmanager (real, API v2)", () => {
   let alertmanager: PrometheusAlertmanager
@@ -70,10 +60,10 @@ describe.runIf(requireCommands("Prometheus Alertmanager tests", alertmanagerComm
     const { value: delivered } = await runOk(Alerts.use((alerts) => alerts.targetFailed(failedOutcome("db", error))).pipe(Effect.provide(layer())))
     expect(delivered).toBe(true)
 
-    const fired = await eventually(async () => {
+    const fired = await waitFor("the alert to be active", async () => {
       const alerts = ofService(await listAlerts(), "db")
       return alerts.length === 1 && alerts[0]!.status.state === "active" ? alerts[0] : undefined
-    }, "the alert to be active")
+    })
     expect(fired.labels).toEqual({ alertname: "UbackupBackupFailed", host: hostname, service: "db", team: "ops" })
     expect(fired.annotations).toEqual({ summary: "\u00b5backup myhost: db", description: error })
     const endsIn = Date.parse(fired.endsAt) - before
@@ -82,17 +72,17 @@ describe.runIf(requireCommands("Prometheus Alertmanager tests", alertmanagerComm
     // the narrow filter of the brief sees it too
     expect(ofService(await listAlerts("active=true&inhibited=false&silenced=false&unprocessed=true"), "db")).toHaveLength(1)
 
-    const firing = await eventually(
-      async () => webhookMessages().find((message) => message.status === "firing" && message.alerts.some((alert) => alert.labels["service"] === "db")),
-      "the firing notification"
+    const firing = await waitFor(
+      "the firing notification",
+      async () => webhookMessages().find((message) => message.status === "firing" && message.alerts.some((alert) => alert.labels["service"] === "db"))
     )
     expect(firing.alerts[0]!.annotations["summary"]).toBe("\u00b5backup myhost: db")
 
     await runOk(Alerts.use((alerts) => alerts.targetStored(storedOutcome("db"))).pipe(Effect.provide(layer())))
-    await eventually(async () => (ofService(await listAlerts(), "db").length === 0 ? true : undefined), "the alert to be resolved")
-    const resolved = await eventually(
-      async () => webhookMessages().find((message) => message.status === "resolved" && message.alerts.some((alert) => alert.labels["service"] === "db")),
-      "the resolved notification"
+    await waitFor("the alert to be resolved", async () => (ofService(await listAlerts(), "db").length === 0 ? true : undefined))
+    const resolved = await waitFor(
+      "the resolved notification",
+      async () => webhookMessages().find((message) => message.status === "resolved" && message.alerts.some((alert) => alert.labels["service"] === "db"))
     )
     expect(resolved.alerts[0]!.status).toBe("resolved")
   })
@@ -107,10 +97,10 @@ describe.runIf(requireCommands("Prometheus Alertmanager tests", alertmanagerComm
         yield* alerts.targetStored(storedOutcome("never-failed"))
       }).pipe(Effect.provide(layer()))
     )
-    const remaining = await eventually(async () => {
+    const remaining = await waitFor("only b's alert to remain", async () => {
       const alerts = (await listAlerts()).filter((alert) => ["a", "b", "never-failed"].includes(alert.labels["service"] ?? ""))
       return alerts.length === 1 ? alerts : undefined
-    }, "only b's alert to remain")
+    })
     expect(remaining[0]!.labels["service"]).toBe("b")
     expect(remaining[0]!.annotations["description"]).toBe("boom b")
   })

@@ -10,18 +10,7 @@ import { layerFromConfig, makeAlerts } from "../../src/alert/layer.ts"
 import { makeNtfy, maxMessageBytes } from "../../src/alert/ntfy.ts"
 import { makeUptimeKuma } from "../../src/alert/uptimeKuma.ts"
 import { makeWebhook } from "../../src/alert/webhook.ts"
-import {
-  closedPort,
-  decodeConfig,
-  failedOutcome,
-  type RecordingServer,
-  runCaptured,
-  runFailure,
-  runOk,
-  runReport,
-  startRecordingServer,
-  storedOutcome
-} from "../harness/alerts.ts"
+import { closedPort, decodeConfig, failedOutcome, type RecordingServer, reportRun, runCaptured, runFailure, runOk, runReport, startRecordingServer, storedOutcome } from "../harness/alerts.ts"
 import { type HealthchecksServer, startHealthchecks } from "../harness/healthchecks.ts"
 import { type LambdaAlertmanager, startLambdaAlertmanager } from "../harness/lambdaAlertmanager.ts"
 
@@ -222,14 +211,7 @@ describe("the fan-out (layerFromConfig)", () => {
     })
     const report = runReport([failedOutcome("db", pgError), storedOutcome("web")])
     const { value: delivered, logs } = await runOk(
-      Effect.gen(function*() {
-        const alerts = yield* Alerts
-        yield* alerts.runStarted(report.startedAt)
-        const delivered = yield* alerts.targetFailed(report.outcomes[0]!)
-        yield* alerts.targetStored(report.outcomes[1]!)
-        yield* alerts.runFinished(report, delivered)
-        return delivered
-      }).pipe(Effect.provide(layerFromConfig(config, hostname)))
+      reportRun(report).pipe(Effect.provide(layerFromConfig(config, hostname)))
     )
     expect(delivered).toBe(false)
     // lambda: the alert, but no check-in (an alert elsewhere was not delivered)

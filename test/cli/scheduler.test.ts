@@ -4,7 +4,7 @@
  * while idle it exits 0 at once; a bad schedule is refused. (The systemd unit
  * is tested with the installed release: test/cli/install.test.ts.)
  */
-import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3"
+import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3"
 import { execFile } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -12,25 +12,13 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
-import { start, ubackup } from "../harness/cli.ts"
-import { rgwCommands } from "../harness/rgw.ts"
-import { requireCommands } from "../harness/tools.ts"
+import { initKeys, start, ubackup } from "../harness/cli.ts"
+import { rgwCommands, s3StorageConfig, testS3Client } from "../harness/rgw.ts"
+import { requireCommands, waitFor } from "../harness/tools.ts"
 
 const execFileP = promisify(execFile)
 const s3 = inject("s3")
 const s3Ready = requireCommands("scheduler with S3 (radosgw)", ...rgwCommands) && s3 !== null
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-const waitFor = async <A>(what: string, probe: () => Promise<A | undefined>, timeoutMs = 60_000): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(100)
-  }
-}
 
 /** Exit within `ms`, or "hung". */
 const exitWithin = <A>(exited: Promise<A>, ms: number) =>
@@ -41,9 +29,7 @@ let baseConfig: Record<string, unknown>
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-scheduler-test-"))
-  const init = await ubackup(["init", "--dir", path.join(dir, "keys"), "--type", "x25519"])
-  expect(init.code, init.stderr).toBe(0)
-  baseConfig = JSON.parse(fs.readFileSync(path.join(dir, "keys", "config.json"), "utf8")) as Record<string, unknown>
+  baseConfig = (await initKeys(path.join(dir, "keys"))).config
 })
 
 afterAll(() => {
@@ -97,12 +83,7 @@ describe("scheduler run", () => {
 
     beforeAll(async () => {
       if (s3 === null) throw new Error("no S3 server")
-      client = new S3Client({
-        endpoint: s3.endpoint,
-        region: s3.region,
-        forcePathStyle: true,
-        credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
-      })
+      client = testS3Client(s3)
       await client.send(new CreateBucketCommand({ Bucket: bucket }))
     })
 
@@ -113,16 +94,7 @@ describe("scheduler run", () => {
       if (s3 === null) throw new Error("no S3 server")
       const marker = `ubackup-sched-marker-${crypto.randomBytes(3).toString("hex")}`
       const config = writeConfig("sigterm", {
-        storage: {
-          s3: {
-            bucket,
-            bucket_region: s3.region,
-            access_key_id: s3.accessKeyId,
-            access_key_secret: s3.secretAccessKey,
-            endpoint: s3.endpoint,
-            force_path_style: true
-          }
-        },
+        storage: s3StorageConfig(s3, bucket),
         // incompressible and longer than a part, then stalls: the upload is open when SIGTERM comes
         static_targets: [{ service_name: "sigterm", backup_command: ["sh", "-c", `head -c 30000000 /dev/urandom; sleep 600; : ${marker}`] }]
       })

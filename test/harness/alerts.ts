@@ -6,7 +6,7 @@
 import { Effect, type Exit, Logger, Schema } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import type { RunReport } from "../../src/alert/Alerts.ts"
+import { Alerts, type RunReport } from "../../src/alert/Alerts.ts"
 import { AlertHttpPolicy, type HttpPolicy } from "../../src/alert/http.ts"
 import { Config } from "../../src/config/schema.ts"
 import type { Outcome } from "../../src/pipeline/run.ts"
@@ -143,3 +143,21 @@ export const closedPort = async (): Promise<number> => {
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
 }
+
+/**
+ * A run's events in the order runReported sends them: start, each outcome
+ * (an alert for a failure, a resolve for a stored backup), then the end;
+ * true when every failure alert was delivered.
+ */
+export const reportRun = (report: RunReport) =>
+  Effect.gen(function*() {
+    const alerts = yield* Alerts
+    yield* alerts.runStarted(report.startedAt)
+    let delivered = true
+    for (const outcome of report.outcomes) {
+      if (outcome.result._tag === "Stored") yield* alerts.targetStored(outcome)
+      else if (!(yield* alerts.targetFailed(outcome))) delivered = false
+    }
+    yield* alerts.runFinished(report, delivered)
+    return delivered
+  })

@@ -1,5 +1,6 @@
 /** Runs the real `bin/ubackup` (the bundled CLI) as a child process. */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Readable } from "node:stream"
 
@@ -59,4 +60,20 @@ export const start = (args: ReadonlyArray<string>): Running => {
     child.on("close", (code, signal) => resolve({ code, signal }))
   })
   return { child, output: () => ({ stdout, stderr }), exited }
+}
+
+export interface InitializedKeys {
+  readonly keyFile: string
+  /** The config `init` wrote (an X25519 recipient, local storage), to extend. */
+  readonly config: Record<string, unknown>
+}
+
+/** `ubackup init --type x25519` into `dir`: the identity's file and the config. */
+export const initKeys = async (dir: string): Promise<InitializedKeys> => {
+  const init = await ubackup(["init", "--dir", dir, "--type", "x25519"])
+  if (init.code !== 0) throw new Error(`ubackup init failed: ${init.stderr}`)
+  return {
+    keyFile: path.join(dir, "backups.key"),
+    config: JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>
+  }
 }

@@ -4,7 +4,7 @@
  * Everything a test creates carries the label `ubackup-test=1` so that
  * `removeTestContainers` can clean up even after a crash.
  */
-import { execFile, execFileSync } from "node:child_process"
+import { execFile, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -34,6 +34,26 @@ export const docker = async (...args: ReadonlyArray<string>): Promise<string> =>
   const { stdout } = await run("docker", [...args], { maxBuffer: 64 * 1024 * 1024 })
   return stdout.trim()
 }
+
+export interface DockerRun {
+  readonly code: number | null
+  readonly stdout: Buffer
+  readonly stderr: string
+}
+
+/** `docker <args>` with `input` on stdin; never rejects on a non-zero exit. */
+export const dockerWithInput = (args: ReadonlyArray<string>, input: Uint8Array | string = ""): Promise<DockerRun> =>
+  new Promise((resolve, reject) => {
+    const child = spawn("docker", [...args], { stdio: ["pipe", "pipe", "pipe"] })
+    const stdout: Array<Buffer> = []
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk))
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on("error", reject)
+    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }))
+    child.stdin.on("error", () => undefined) // docker may exit before reading all of stdin
+    child.stdin.end(input)
+  })
 
 /** Builds (once per engine) a busybox image: FROM scratch + the host's static busybox. */
 export const buildBusyboxImage = async (): Promise<string> => {

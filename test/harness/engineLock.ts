@@ -10,18 +10,10 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { processAlive } from "./tools.ts"
 
 const lockDir = path.join(os.tmpdir(), "ubackup-test-engine.lock")
 const ownerFile = path.join(lockDir, "owner")
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
 
 /** Removes a lock whose owner died without releasing it (a killed test run). */
 const clearStale = () => {
@@ -37,7 +29,7 @@ const clearStale = () => {
     }
     return
   }
-  if (!alive(owner)) fs.rmSync(lockDir, { recursive: true, force: true })
+  if (!processAlive(owner)) fs.rmSync(lockDir, { recursive: true, force: true })
 }
 
 /** Waits for the lock (up to `timeoutMs`) and returns its release. */

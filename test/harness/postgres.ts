@@ -8,12 +8,12 @@
  * first start and listens on /var/run/postgresql and 127.0.0.1 (trust auth),
  * so `docker exec <c> psql -U postgres` works on `--network none`.
  */
-import { execFile, execFileSync, spawn } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
-import { type ContainerOptions, docker, requireDocker, runContainer, testLabel } from "./docker.ts"
+import { type ContainerOptions, docker, type DockerRun, dockerWithInput, requireDocker, runContainer, testLabel } from "./docker.ts"
 import { inCI } from "./tools.ts"
 
 const run = promisify(execFile)
@@ -188,11 +188,7 @@ export const buildPostgresImage = async (): Promise<string> => {
   }
 }
 
-export interface Exec {
-  readonly code: number | null
-  readonly stdout: Buffer
-  readonly stderr: string
-}
+export type Exec = DockerRun
 
 /** `docker exec [-i] <container> argv…`, with `input` on stdin when given. */
 export const dockerExec = (
@@ -200,18 +196,10 @@ export const dockerExec = (
   argv: ReadonlyArray<string>,
   options: { readonly input?: string | Uint8Array; readonly user?: string } = {}
 ): Promise<Exec> =>
-  new Promise((resolve, reject) => {
-    const args = ["exec", ...(options.input !== undefined ? ["-i"] : []), ...(options.user !== undefined ? ["-u", options.user] : []), container, ...argv]
-    const child = spawn("docker", args, { stdio: ["pipe", "pipe", "pipe"] })
-    const stdout: Array<Buffer> = []
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk))
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }))
-    child.stdin.on("error", () => undefined)
-    child.stdin.end(options.input ?? "")
-  })
+  dockerWithInput(
+    ["exec", ...(options.input !== undefined ? ["-i"] : []), ...(options.user !== undefined ? ["-u", options.user] : []), container, ...argv],
+    options.input ?? ""
+  )
 
 const psqlArgs = (db: string) => ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", db]
 

@@ -7,9 +7,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { freePort } from "./tools.ts"
 
 export const alertmanagerCommand = "prometheus-alertmanager"
 
@@ -19,16 +19,6 @@ export interface PrometheusAlertmanager {
   readonly log: () => string
   readonly stop: () => Promise<void>
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-    server.on("error", reject)
-  })
 
 const configYaml = (webhookUrl: string | undefined) =>
   [

@@ -3,6 +3,7 @@
  * 127.0.0.1, a throwaway single-node cluster started from
  * scripts/rgw/start-rgw.sh and removed afterwards.
  */
+import { S3Client } from "@aws-sdk/client-s3"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -21,6 +22,30 @@ export interface S3Endpoint {
   /** For radosgw-admin (more users): CEPH_CONF=<this> */
   readonly cephConf: string
 }
+
+/** An SDK client for the test server (radosgw answers 411 to a streamed PutObject with the SDK's default checksums). */
+export const testS3Client = (s3: S3Endpoint, credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string }) =>
+  new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: credentials ?? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED"
+  })
+
+/** ubackup's `storage` config for `bucket` on the test server. */
+export const s3StorageConfig = (s3: S3Endpoint, bucket: string, extra: Record<string, unknown> = {}) => ({
+  s3: {
+    bucket,
+    bucket_region: s3.region,
+    access_key_id: s3.accessKeyId,
+    access_key_secret: s3.secretAccessKey,
+    endpoint: s3.endpoint,
+    force_path_style: true,
+    ...extra
+  }
+})
 
 export const rgwCommands = ["radosgw", "ceph-mon", "ceph-osd", "curl"]
 

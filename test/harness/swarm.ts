@@ -12,6 +12,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { busyboxImage, docker, testLabel } from "./docker.ts"
+import { processAlive, sleep } from "./tools.ts"
 
 const stateFile = path.join(os.tmpdir(), "ubackup-test-swarm.json")
 const lockDir = path.join(os.tmpdir(), "ubackup-test-swarm.lock")
@@ -21,17 +22,6 @@ interface State {
   readonly created: boolean
   /** `<pid>:<token>` per user. */
   readonly users: ReadonlyArray<string>
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
 }
 
 const withLock = async <A>(f: () => Promise<A>): Promise<A> => {
@@ -59,7 +49,7 @@ const withLock = async <A>(f: () => Promise<A>): Promise<A> => {
 const readState = (): State | undefined => {
   try {
     const state = JSON.parse(fs.readFileSync(stateFile, "utf8")) as State
-    return { created: state.created, users: state.users.filter((user) => alive(Number(user.split(":")[0]))) }
+    return { created: state.created, users: state.users.filter((user) => processAlive(Number(user.split(":")[0]))) }
   } catch {
     return undefined
   }

@@ -47,3 +47,26 @@ export const freePort = (): Promise<number> =>
     })
     server.on("error", reject)
   })
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Polls `probe` every 100 ms until it returns a value; fails naming `what` after `timeoutMs`. */
+export const waitFor = async <A>(what: string, probe: () => A | undefined | Promise<A | undefined>, timeoutMs = 60_000): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(100)
+  }
+}
+
+/** Whether process `pid` still runs (for locks whose owner may have died). */
+export const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}

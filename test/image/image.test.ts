@@ -16,22 +16,22 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
-  S3Client
+  type S3Client
 } from "@aws-sdk/client-s3"
-import { execFile, spawn } from "node:child_process"
+import { execFile } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
-import { ubackup } from "../harness/cli.ts"
-import { buildBusyboxImage, docker, requireDocker, testLabel } from "../harness/docker.ts"
+import { initKeys, ubackup } from "../harness/cli.ts"
+import { buildBusyboxImage, docker, dockerWithInput, requireDocker, testLabel } from "../harness/docker.ts"
 import { withEngineLock } from "../harness/engineLock.ts"
 import { buildNodeBaseImage } from "../harness/nodeImage.ts"
-import { rgwCommands, type S3Endpoint } from "../harness/rgw.ts"
+import { rgwCommands, s3StorageConfig, type S3Endpoint, testS3Client } from "../harness/rgw.ts"
 import { removeService, serviceContainers, withSwarm } from "../harness/swarm.ts"
-import { requireCommands } from "../harness/tools.ts"
+import { requireCommands, sleep } from "../harness/tools.ts"
 
 const execFileAsync = promisify(execFile)
 
@@ -48,22 +48,6 @@ const server = (): S3Endpoint => {
 }
 
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** `docker <args>` with `input` on stdin; never rejects on a non-zero exit. */
-const dockerWithInput = (args: ReadonlyArray<string>, input: Uint8Array | string = "") =>
-  new Promise<{ readonly code: number | null; readonly stdout: Buffer; readonly stderr: string }>((resolve, reject) => {
-    const child = spawn("docker", [...args], { stdio: ["pipe", "pipe", "pipe"] })
-    const stdout: Array<Buffer> = []
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk))
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }))
-    child.stdin.on("error", () => undefined)
-    child.stdin.end(input)
-  })
 
 describe.runIf(dockerReady)("the Docker image", () => {
   beforeAll(async () => {
@@ -166,33 +150,16 @@ describe.runIf(dockerReady)("the Docker image", () => {
     }
 
     beforeAll(async () => {
-      client = new S3Client({
-        endpoint: server().endpoint,
-        region: server().region,
-        forcePathStyle: true,
-        credentials: { accessKeyId: server().accessKeyId, secretAccessKey: server().secretAccessKey },
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        responseChecksumValidation: "WHEN_REQUIRED"
-      })
+      client = testS3Client(server())
       await client.send(new CreateBucketCommand({ Bucket: bucket }))
       dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-image-"))
-      const init = await ubackup(["init", "--dir", dir, "--type", "x25519"])
-      expect(init.code, init.stderr).toBe(0)
-      keyFile = path.join(dir, "backups.key")
-      const initial = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>
+      const keys = await initKeys(dir)
+      keyFile = keys.keyFile
+      const initial = keys.config
       const config = {
         ...initial,
-        storage: {
-          s3: {
-            bucket,
-            bucket_region: server().region,
-            access_key_id: server().accessKeyId,
-            access_key_secret: server().secretAccessKey,
-            // 127.0.0.1: the containers use the host's network
-            endpoint: server().endpoint,
-            force_path_style: true
-          }
-        },
+        // 127.0.0.1: the containers use the host's network
+        storage: s3StorageConfig(server(), bucket),
         docker_endpoint: "unix:///var/run/docker.sock",
         // the service backs up every labelled container on the engine, other test files' too
         // (some hang or run long on purpose): side by side, and bounded, so the victim's turn comes

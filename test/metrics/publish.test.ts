@@ -8,7 +8,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { start, ubackup } from "../harness/cli.ts"
+import { initKeys, start, ubackup } from "../harness/cli.ts"
 import {
   nodeExporterCommand,
   parseExposition,
@@ -17,23 +17,13 @@ import {
   startNodeExporter,
   startPushgateway
 } from "../harness/exporters.ts"
-import { freePort, requireCommands } from "../harness/tools.ts"
+import { freePort, requireCommands, waitFor } from "../harness/tools.ts"
 
 const ready = requireCommands("metrics read by Prometheus programs", pushgatewayCommand, nodeExporterCommand)
 
 /** `seq 1 1000`: 3893 bytes. */
 const okTarget = (service: string) => ({ service_name: service, backup_command: ["seq", "1", "1000"], file_extension: ".txt" })
 const failingTarget = (service: string) => ({ service_name: service, backup_command: ["sh", "-c", "echo half; echo broken >&2; exit 3"] })
-
-const waitFor = async <A>(what: string, probe: () => Promise<A | undefined>, timeoutMs = 60_000): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
 
 describe.runIf(ready)("metrics", () => {
   let dir: string
@@ -48,9 +38,7 @@ describe.runIf(ready)("metrics", () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-metrics-test-"))
-    const init = await ubackup(["init", "--dir", path.join(dir, "keys"), "--type", "x25519"])
-    expect(init.code, init.stderr).toBe(0)
-    baseConfig = JSON.parse(fs.readFileSync(path.join(dir, "keys", "config.json"), "utf8")) as Record<string, unknown>
+    baseConfig = (await initKeys(path.join(dir, "keys"))).config
   })
 
   afterAll(() => {

@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { start, ubackup } from "../harness/cli.ts"
+import { initKeys, start, ubackup } from "../harness/cli.ts"
 import { type HealthchecksServer, startHealthchecks } from "../harness/healthchecks.ts"
 import { type LambdaAlertmanager, startLambdaAlertmanager } from "../harness/lambdaAlertmanager.ts"
 
@@ -29,9 +29,7 @@ let healthchecks: HealthchecksServer
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-alerts-test-"))
-  const init = await ubackup(["init", "--dir", path.join(dir, "keys"), "--type", "x25519"])
-  expect(init.code, init.stderr).toBe(0)
-  baseConfig = JSON.parse(fs.readFileSync(path.join(dir, "keys", "config.json"), "utf8")) as Record<string, unknown>
+  baseConfig = (await initKeys(path.join(dir, "keys"))).config
   lambda = await startLambdaAlertmanager({ stage: "/prod" })
   healthchecks = await startHealthchecks()
 })

@@ -11,7 +11,7 @@
  * this file's services, and the exit code is checked against the whole
  * summary (1 exactly when some line failed).
  */
-import { CreateBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3"
+import { CreateBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3"
 import { execFile } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -19,10 +19,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
-import { type Run, ubackup } from "../harness/cli.ts"
+import { initKeys, type Run, ubackup } from "../harness/cli.ts"
 import { acquireEngineLock } from "../harness/engineLock.ts"
 import { buildBusyboxImage, type ContainerOptions, docker, requireDocker, runContainer } from "../harness/docker.ts"
-import { rgwCommands } from "../harness/rgw.ts"
+import { rgwCommands, s3StorageConfig, testS3Client } from "../harness/rgw.ts"
 import { requireCommands } from "../harness/tools.ts"
 
 const execFileP = promisify(execFile)
@@ -162,10 +162,9 @@ describe.runIf(ready)("ubackup now (Docker)", () => {
     releaseEngine = await acquireEngineLock()
     await buildBusyboxImage()
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-now-test-"))
-    const init = await ubackup(["init", "--dir", path.join(dir, "keys"), "--type", "x25519"])
-    expect(init.code, init.stderr).toBe(0)
-    keyFile = path.join(dir, "keys", "backups.key")
-    baseConfig = JSON.parse(fs.readFileSync(path.join(dir, "keys", "config.json"), "utf8")) as Record<string, unknown>
+    const keys = await initKeys(path.join(dir, "keys"))
+    keyFile = keys.keyFile
+    baseConfig = keys.config
   })
 
   afterAll(async () => {
@@ -525,34 +524,16 @@ describe.runIf(s3Ready)("ubackup now (S3, radosgw)", () => {
   beforeAll(async () => {
     if (s3 === null) throw new Error("no S3 server")
     await buildBusyboxImage()
-    client = new S3Client({
-      endpoint: s3.endpoint,
-      region: s3.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED"
-    })
+    client = testS3Client(s3)
     await client.send(new CreateBucketCommand({ Bucket: bucket }))
     s3Dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-now-s3-"))
-    const init = await ubackup(["init", "--dir", s3Dir, "--type", "x25519"])
-    expect(init.code, init.stderr).toBe(0)
-    s3Key = path.join(s3Dir, "backups.key")
-    const local = JSON.parse(fs.readFileSync(path.join(s3Dir, "config.json"), "utf8")) as Record<string, unknown>
+    const { keyFile: key, config: local } = await initKeys(s3Dir)
+    s3Key = key
     configFile = path.join(s3Dir, "s3.json")
     fs.writeFileSync(configFile, JSON.stringify({
       ...local,
       docker_endpoint: "unix:///var/run/docker.sock",
-      storage: {
-        s3: {
-          bucket,
-          bucket_region: s3.region,
-          access_key_id: s3.accessKeyId,
-          access_key_secret: s3.secretAccessKey,
-          endpoint: s3.endpoint,
-          force_path_style: true
-        }
-      }
+      storage: s3StorageConfig(s3, bucket)
     }, null, 2))
   })
 

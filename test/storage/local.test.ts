@@ -12,21 +12,11 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeLocalStorage } from "../../src/storage/local.ts"
 import { start, ubackup } from "../harness/cli.ts"
+import { waitFor } from "../harness/tools.ts"
 
 const MiB = 1024 * 1024
 
 class SnapshotFailed extends Data.TaggedError("SnapshotFailed")<{ readonly afterBytes: number }> {}
-
-/** Polls `probe` until it returns a value; fails with `what` after `timeoutMs`. */
-const waitFor = async <A>(what: string, probe: () => A | undefined, timeoutMs = 60_000): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 /** The names in `directory`, hidden ones included; none when it does not exist. */
 const entries = (directory: string): Array<string> => (fs.existsSync(directory) ? fs.readdirSync(directory).sort() : [])

@@ -28,8 +28,8 @@ import { pipeline } from "node:stream/promises"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { defaultPartSize, loadS3Sdk, makeS3Client, makeS3Storage, type S3StorageOptions } from "../../src/storage/s3.ts"
 import { binary, start, ubackup } from "../harness/cli.ts"
-import { rgwCommands, type S3Endpoint } from "../harness/rgw.ts"
-import { requireCommands } from "../harness/tools.ts"
+import { rgwCommands, type S3Endpoint, testS3Client } from "../harness/rgw.ts"
+import { requireCommands, waitFor } from "../harness/tools.ts"
 
 const s3 = inject("s3")
 const ready = requireCommands("S3 storage tests (radosgw)", ...rgwCommands) && s3 !== null
@@ -42,27 +42,7 @@ const server = (): S3Endpoint => {
   return s3
 }
 
-const sdk = (credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string }) =>
-  new S3Client({
-    endpoint: server().endpoint,
-    region: server().region,
-    forcePathStyle: true,
-    credentials: credentials ?? { accessKeyId: server().accessKeyId, secretAccessKey: server().secretAccessKey },
-    // radosgw answers 411 to a streamed PutObject with the SDK's default checksums
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED"
-  })
-
-/** Polls `probe` until it returns a value; fails with `what` after `timeoutMs`. */
-const waitFor = async <A>(what: string, probe: () => Promise<A | undefined>, timeoutMs = 60_000): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
+const sdk = (credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string }) => testS3Client(server(), credentials)
 
 /** Runs `f` over `items` with at most `limit` at once. */
 const forEachLimited = async <A>(items: ReadonlyArray<A>, limit: number, f: (item: A) => Promise<unknown>) => {
