@@ -46,7 +46,7 @@ describe("discovery rules", () => {
     expect(serviceName(container({ name: "plain" }))).toBe("plain")
   })
 
-  it("reads the file extension, timeout and stop_during_backup labels", () => {
+  it("reads the file extension, timeout, stop_during_backup and schedule labels", () => {
     const target = targetOf(
       container({
         labels: {
@@ -59,7 +59,9 @@ describe("discovery rules", () => {
       5000
     )
     expect(target).toMatchObject({ fileExtension: ".sql", timeoutMs: 90_000, stopDuringBackup: true })
-    expect(targetOf(container({ labels: { "ubackup.command": "cat /x" } }), 5000)).toMatchObject({ timeoutMs: 5000, stopDuringBackup: false })
+    expect(targetOf(container({ labels: { "ubackup.command": "cat /x" } }), 5000)).toMatchObject({ timeoutMs: 5000, stopDuringBackup: false, schedule: undefined })
+    expect(targetOf(container({ labels: { "ubackup.command": "cat /x", "ubackup.schedule": " */15 * * * * " } }), undefined))
+      .toMatchObject({ schedule: "*/15 * * * *" })
   })
 
   it("dockervolume:// takes the container's one volume", () => {
@@ -74,6 +76,8 @@ describe("discovery rules", () => {
       [{ "ubackup.command": "dockervolume://" }, [], /exactly one volume/],
       [{ "ubackup.command": "cat /x", "ubackup.file_extension": "sql" }, [], /not an extension/],
       [{ "ubackup.command": "cat /x", "ubackup.timeout": "soon" }, [], /not a duration/],
+      [{ "ubackup.command": "cat /x", "ubackup.schedule": "daily" }, [], /ubackup.schedule="daily" is not a 5-field cron expression/],
+      [{ "ubackup.command": "cat /x", "ubackup.schedule": "0 0 3 * * *" }, [], /not a 5-field cron expression/],
       [{ "ubackup.command": "cat /x", "ubackup.service": "../etc" }, [], /not usable as a folder name/]
     ]
     for (const [labels, mounts, reason] of cases) {
