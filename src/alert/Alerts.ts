@@ -6,7 +6,13 @@
  *   runStarted     before the first target
  *   targetFailed   at once, for each failed target (µbackup's order)
  *   targetStored   for each stored target (resolves earlier alerts)
- *   runFinished    after the last target: the dead man's switch check-in
+ *   runFinished    after the last target of a whole run: the dead man's
+ *                  switch check-in
+ *
+ * A run is whole when it covers the default schedule, i.e. every target
+ * without a `ubackup.schedule` of its own. A run of only such labelled
+ * targets is partial: it reports each target but sends no run-level ping,
+ * so an hourly container cannot check in for, or clear, a failed daily run.
  *
  * A sink that cannot be reached is retried with backoff, then logged; the
  * dead man's switch is checked in only when every failure alert of the run
@@ -35,10 +41,11 @@ export class AlertError extends Schema.TaggedError<AlertError>()("AlertError", {
 }
 
 export class Alerts extends Context.Service<Alerts, {
-  readonly runStarted: (startedAt: Date) => Effect.Effect<void>
+  /** `whole`: false for a run of only targets with schedules of their own (no run-level pings). */
+  readonly runStarted: (startedAt: Date, whole: boolean) => Effect.Effect<void>
   /** True when every sink took the alert. */
   readonly targetFailed: (outcome: Outcome) => Effect.Effect<boolean>
   readonly targetStored: (outcome: Outcome) => Effect.Effect<void>
-  /** `allAlertsDelivered`: false skips the dead man's switch check-in. Fails only when the check-in fails. */
+  /** Whole runs only. `allAlertsDelivered`: false skips the dead man's switch check-in. Fails only when the check-in fails. */
   readonly runFinished: (report: RunReport, allAlertsDelivered: boolean) => Effect.Effect<void, AlertError>
 }>()("ubackup/Alerts") {}

@@ -40,7 +40,9 @@ export const makeHealthchecks = (options: HealthchecksOptions): AlertSink => {
     if (Number.isSafeInteger(announced) && announced > 0) bodyLimit = Math.min(maxBodyBytes, announced)
   }
 
-  const runStarted = Effect.fn("healthchecks.runStarted")(function*(startedAt: Date) {
+  const runStarted = Effect.fn("healthchecks.runStarted")(function*(startedAt: Date, whole: boolean) {
+    // the check's start/success/fail pings describe whole runs only
+    if (!whole) return
     const rid = crypto.randomUUID()
     runIds.set(startedAt.getTime(), rid)
     const reply = yield* send({ sink: sinkName, what: "start ping", method: "GET", url: ping("/start", rid) })

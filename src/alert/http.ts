@@ -37,6 +37,11 @@ export interface HttpRequest {
   readonly method: "GET" | "POST"
   /** May carry secrets: it never appears in a log or an error. */
   readonly url: string
+  /**
+   * The host itself is a secret (lambda-alertmanager's API Gateway ID): errors
+   * show `<host>` in its place and any mention of it is scrubbed.
+   */
+  readonly hideHost?: boolean | undefined
   readonly headers?: Readonly<Record<string, string>>
   readonly body?: string
   /** Header values (tokens) that must not appear in an error either. */
@@ -166,7 +171,7 @@ const prepare = (request: HttpRequest): Prepared | AlertError => {
   } catch {
     return new AlertError({ sink: request.sink, what: request.what, detail: "invalid URL" })
   }
-  const scrub = scrubber(url, request.secrets ?? [])
+  const scrub = scrubber(url, [...(request.secrets ?? []), ...(request.hideHost === true ? [url.host, url.hostname] : [])])
   const headers: Record<string, string> = { ...request.headers }
   const has = (name: string) => Object.keys(headers).some((header) => header.toLowerCase() === name)
   // undici would say `node`; a receiver's logs should name the sender
@@ -179,7 +184,8 @@ const prepare = (request: HttpRequest): Prepared | AlertError => {
     url.username = ""
     url.password = ""
   }
-  return { url: url.href, display: `${url.protocol}//${url.host}`, headers, scrub }
+  const display = request.hideHost === true ? `${url.protocol}//<host>` : `${url.protocol}//${url.host}`
+  return { url: url.href, display, headers, scrub }
 }
 
 const attempt = (request: HttpRequest, prepared: Prepared, timeoutMs: number) =>

@@ -72,6 +72,7 @@ export const makeLambdaAlertmanager = (options: LambdaAlertmanagerOptions): Aler
   const targetFailed = Effect.fn("lambdaAlertmanager.targetFailed")(function*(outcome: Outcome) {
     const now = yield* Clock.currentTimeMillis
     yield* send({
+      hideHost: true,
       sink: sinkName,
       what: `alert for ${outcome.service}`,
       method: "POST",
@@ -95,6 +96,7 @@ export const makeLambdaAlertmanager = (options: LambdaAlertmanagerOptions): Aler
       return
     }
     yield* send({
+      hideHost: true,
       sink: sinkName,
       what: "dead man's switch check-in",
       method: "POST",

@@ -63,7 +63,8 @@ export const makeAlerts = (sinks: ReadonlyArray<AlertSink>): Alerts["Service"] =
       { concurrency: "unbounded" }
     ).pipe(Effect.map((delivered) => delivered.every(Boolean)))
 
-  const runStarted = (startedAt: Date) => everySink("Warn", (sink) => sink.runStarted(startedAt)).pipe(Effect.asVoid)
+  const runStarted = (startedAt: Date, whole: boolean) =>
+    everySink("Warn", (sink) => sink.runStarted(startedAt, whole)).pipe(Effect.asVoid)
 
   // an alert that did not get through is an error: someone may not learn of a failed backup
   const targetFailed = (outcome: Outcome) => everySink("Error", (sink) => sink.targetFailed(outcome))

@@ -8,8 +8,10 @@
  * (plus an hour of grace), instead of Alertmanager's resolve_timeout (5 m).
  * A resolve is the same label set with endsAt = now. It is sent for every
  * stored target, not only for ones that failed earlier: that costs one
- * small request and needs no memory, so it also resolves alerts fired
- * before a restart of ubackup.
+ * small request, and it also resolves alerts fired before a restart of
+ * ubackup. It is not sent for a service another target of which (a Swarm
+ * replica) failed in the same run: the alert is the service's, and one
+ * stored replica does not make the service's backup good.
  */
 import { Clock, Effect } from "effect"
 import type { Outcome } from "../pipeline/run.ts"
@@ -33,6 +35,8 @@ export interface PrometheusAlertmanagerOptions {
 
 export const makePrometheusAlertmanager = (options: PrometheusAlertmanagerOptions): AlertSink => {
   const endpoint = options.url.replace(/\/+$/, "") + "/api/v2/alerts"
+  /** Services with a failed target in the current run. */
+  const failedThisRun = new Set<string>()
 
   /**
    * The alert's identity (Alertmanager fingerprints the label set). The
@@ -52,7 +56,10 @@ export const makePrometheusAlertmanager = (options: PrometheusAlertmanagerOption
       body: JSON.stringify([{ labels: labelsOf(outcome.service), ...alert }])
     })
 
+  const runStarted = () => Effect.sync(() => failedThisRun.clear())
+
   const targetFailed = Effect.fn("prometheusAlertmanager.targetFailed")(function*(outcome: Outcome) {
+    failedThisRun.add(outcome.service)
     const now = yield* Clock.currentTimeMillis
     yield* post(outcome, `alert for ${outcome.service}`, {
       annotations: { summary: targetSubject(options.hostname, outcome.service), description: errorOf(outcome) },
@@ -62,6 +69,7 @@ export const makePrometheusAlertmanager = (options: PrometheusAlertmanagerOption
   })
 
   const targetStored = Effect.fn("prometheusAlertmanager.targetStored")(function*(outcome: Outcome) {
+    if (failedThisRun.has(outcome.service)) return
     const now = new Date(yield* Clock.currentTimeMillis).toISOString()
     const stored = outcome.result._tag === "Stored" ? `stored ${outcome.result.backup.id}` : "stored"
     // startsAt = endsAt passes validation (endsAt not before startsAt); Alertmanager keeps the earlier startsAt of a firing alert
@@ -72,5 +80,5 @@ export const makePrometheusAlertmanager = (options: PrometheusAlertmanagerOption
     })
   })
 
-  return makeSink({ name: sinkName, targetFailed, targetStored })
+  return makeSink({ name: sinkName, runStarted, targetFailed, targetStored })
 }

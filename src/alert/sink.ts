@@ -10,7 +10,8 @@ import type { AlertError, RunReport } from "./Alerts.ts"
 export interface AlertSink {
   /** For logs: `lambda-alertmanager`, `webhook 1 (https://example.com)`. */
   readonly name: string
-  readonly runStarted: (startedAt: Date) => Effect.Effect<void, AlertError>
+  /** `whole`: see `Alerts`; `runFinished` follows only whole runs. */
+  readonly runStarted: (startedAt: Date, whole: boolean) => Effect.Effect<void, AlertError>
   readonly targetFailed: (outcome: Outcome) => Effect.Effect<void, AlertError>
   readonly targetStored: (outcome: Outcome) => Effect.Effect<void, AlertError>
   readonly runFinished: (report: RunReport, allAlertsDelivered: boolean) => Effect.Effect<void, AlertError>

@@ -50,9 +50,14 @@ const install = Command.make(
   ({ unitDir, config }) =>
     Effect.gen(function*() {
       const file = path.join(unitDir, "ubackup.service")
+      // the launcher this CLI runs from, resolved through the npm bin link
+      const launcher = yield* Effect.tryPromise({
+        try: () => fs.realpath(launcherPath()),
+        catch: (cause) =>
+          new InputFileError({ path: launcherPath(), detail: `cannot find the ubackup launcher: ${(cause as Error).message}` })
+      })
       const unit = systemdUnit({
-        // the launcher this CLI runs from, resolved through the npm bin link
-        launcher: yield* Effect.promise(() => fs.realpath(launcherPath())),
+        launcher,
         workingDirectory: process.cwd(),
         config: config._tag === "Some" ? path.resolve(config.value) : undefined,
         nodeDirectory: path.dirname(process.execPath)

@@ -188,6 +188,14 @@ export const parseConfig = (source: ConfigSource): Effect.Effect<LoadedConfig, C
     if (keyCount === 0) {
       issues.push({ path: "encryption_recipients", message: "no encryption key: set encryption_publickey or encryption_recipients" })
     }
+    // a backup's ID is service, time, host and task ("static"): two static targets of one name would overwrite each other
+    const staticNames = new Set<string>()
+    for (const [index, target] of config.staticTargets.entries()) {
+      if (staticNames.has(target.serviceName)) {
+        issues.push({ path: `static_targets[${index}].service_name`, message: `"${target.serviceName}" is already the name of another static target` })
+      }
+      staticNames.add(target.serviceName)
+    }
     if (issues.length > 0) return yield* fail(issues)
     return { config, source }
   })

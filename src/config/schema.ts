@@ -101,7 +101,10 @@ export const AlertSinksConfig = Schema.Struct({
 }).pipe(Schema.encodeKeys({ prometheusAlertmanager: "prometheus_alertmanager", uptimeKuma: "uptime_kuma" }))
 
 const Listen = Schema.String.check(
-  Schema.makeFilter((text: string) => /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/.test(text) || "Expected host:port, e.g. 127.0.0.1:9876")
+  Schema.makeFilter((text: string) =>
+    (/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5}$/.test(text) && Number(text.slice(text.lastIndexOf(":") + 1)) <= 65535) ||
+    "Expected host:port, e.g. 127.0.0.1:9876"
+  )
 )
 
 export const Config = Schema.Struct({

@@ -9,7 +9,8 @@ import type { Outcome } from "../pipeline/run.ts"
 
 export class Metrics extends Context.Service<Metrics, {
   readonly recordOutcome: (outcome: Outcome, at: Date) => Effect.Effect<void>
-  readonly recordRun: (report: RunReport) => Effect.Effect<void>
+  /** Ends a run; `whole` (see `Alerts`) runs also set the `ubackup_last_run_*` gauges. */
+  readonly recordRun: (report: RunReport, whole: boolean) => Effect.Effect<void>
   /** The Prometheus text exposition (format 0.0.4), no timestamps. */
   readonly render: Effect.Effect<string>
 }>()("ubackup/Metrics") {}

@@ -12,6 +12,8 @@ interface ServiceState {
   /** The run these figures belong to: a service's first outcome in a new run starts fresh sums. */
   run: number
   lastSuccess: number | undefined
+  /** lastSuccess before this run: restored when a later target of the service fails in it. */
+  readonly lastSuccessBefore: number | undefined
   success: boolean
   durationMs: number
   bytesIn: number
@@ -49,26 +51,38 @@ export const makeMetrics = (): Metrics["Service"] => {
         const previous = services.get(outcome.service)
         const state: ServiceState = previous !== undefined && previous.run === run
           ? previous
-          : { run, lastSuccess: previous?.lastSuccess, success: true, durationMs: 0, bytesIn: 0, bytesOut: 0 }
+          : {
+            run,
+            lastSuccess: previous?.lastSuccess,
+            lastSuccessBefore: previous?.lastSuccess,
+            success: true,
+            durationMs: 0,
+            bytesIn: 0,
+            bytesOut: 0
+          }
         state.durationMs += outcome.durationMs
         if (outcome.result._tag === "Stored") {
           state.bytesIn += outcome.result.backup.bytesIn
           state.bytesOut += outcome.result.backup.size
         } else {
+          // one failed replica and the service's backup is not good, whatever was stored before it
           state.success = false
+          state.lastSuccess = state.lastSuccessBefore
         }
         if (state.success) state.lastSuccess = at.getTime()
         services.set(outcome.service, state)
       }),
-    recordRun: (report: RunReport) =>
+    recordRun: (report: RunReport, whole: boolean) =>
       Effect.sync(() => {
+        run++
+        // a run of only targets with their own schedules leaves the run-level gauges to whole runs
+        if (!whole) return
         lastRun = {
           finishedAt: report.finishedAt.getTime(),
           targets: report.outcomes.length,
           failed: report.outcomes.filter((outcome) => outcome.result._tag === "Failed").length,
           durationMs: report.finishedAt.getTime() - report.startedAt.getTime()
         }
-        run++
       }),
     render: Effect.sync(() => {
       const list = [...services].sort(([a], [b]) => a.localeCompare(b))

@@ -16,14 +16,25 @@ export interface ReportedRun {
   readonly checkInError: AlertError | undefined
 }
 
-export const runReported = (discovered: Discovered, options: { readonly concurrency: number }) =>
+export interface RunOptions {
+  readonly concurrency: number
+  /**
+   * False for a run of only targets with schedules of their own: each target
+   * is reported, but no run-level ping or dead man's switch check-in is sent
+   * (see `Alerts`). Default true.
+   */
+  readonly whole?: boolean
+}
+
+export const runReported = (discovered: Discovered, options: RunOptions) =>
   Effect.gen(function*() {
     const alerts = yield* Alerts
     const metrics = yield* Metrics
     const hostname = yield* Hostname
     const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
     const startedAt = yield* now
-    yield* alerts.runStarted(startedAt)
+    const whole = options.whole ?? true
+    yield* alerts.runStarted(startedAt, whole)
     let allAlertsDelivered = true
     const outcomes = yield* runAll(discovered, {
       concurrency: options.concurrency,
@@ -35,7 +46,8 @@ export const runReported = (discovered: Discovered, options: { readonly concurre
         })
     })
     const report = { hostname, startedAt, finishedAt: yield* now, outcomes }
-    yield* metrics.recordRun(report)
+    yield* metrics.recordRun(report, whole)
+    if (!whole) return { outcomes, checkInError: undefined } satisfies ReportedRun
     const checkIn = yield* Effect.result(alerts.runFinished(report, allAlertsDelivered))
     return { outcomes, checkInError: checkIn._tag === "Failure" ? checkIn.failure : undefined } satisfies ReportedRun
   })

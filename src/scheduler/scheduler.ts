@@ -7,6 +7,12 @@
  * pass during a run are checked when it ends, and what fell due meanwhile
  * runs once, at once (logged). Targets are discovered anew for every run, so
  * label changes need no restart.
+ *
+ * Schedules are matched against wall-clock minutes in the schedule's time
+ * zone, each wall minute once, as Vixie cron does around daylight saving
+ * changes: when clocks go back, the repeated hour does not run twice; when
+ * they go forward, what fell due in the skipped hour runs at the jump. A
+ * system clock set back does not repeat runs either.
  */
 import { Clock, Cron, Effect } from "effect"
 import type { Discovered, Target } from "../discovery/Target.ts"
@@ -26,28 +32,65 @@ export interface SchedulerOptions {
 const minute = 60_000
 const floorMinute = (ms: number) => ms - (ms % minute)
 
+const wallClocks = new Map<string, Intl.DateTimeFormat>()
+
+/**
+ * The wall-clock minute in `timeZone` at the instant `ms`, as the instant
+ * that wall time would be in UTC: 02:30 in Berlin becomes 02:30Z. Schedules
+ * are matched against these (with crons parsed for UTC), so each wall
+ * minute is one number, whatever the zone's offset does.
+ */
+export const wallMinute = (ms: number, timeZone: string): number => {
+  let format = wallClocks.get(timeZone)
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric"
+    })
+    wallClocks.set(timeZone, format)
+  }
+  const part: Record<string, number> = {}
+  for (const { type, value } of format.formatToParts(new Date(ms))) part[type] = Number(value)
+  return Date.UTC(part.year!, part.month! - 1, part.day!, part.hour!, part.minute!)
+}
+
 /** How often the targets are looked at when nothing is due, to learn new `ubackup.schedule` labels. */
 const refreshEvery = 5 * minute
 
-/** The targets due in the minute that starts at `at`. Unusable containers are reported with the default schedule's runs. */
-export const dueAt = (discovered: Discovered, defaultCron: Cron.Cron, timeZone: string, at: Date): Discovered => {
+/** A cron that matches wall minutes as `wallMinute` gives them. */
+const wallCron = (text: string) => parseCron(text, "UTC")
+
+/**
+ * The targets due in the wall-clock minute `wall` (see `wallMinute`).
+ * Unusable containers are reported with the default schedule's runs.
+ */
+export const dueAt = (discovered: Discovered, defaultCron: Cron.Cron, wall: Date): Discovered => {
   const cronOf = (target: Target) =>
-    target._tag === "Docker" && target.schedule !== undefined ? parseCron(target.schedule, timeZone) : defaultCron
+    target._tag === "Docker" && target.schedule !== undefined ? wallCron(target.schedule) : defaultCron
   return {
-    targets: discovered.targets.filter((target) => Cron.match(cronOf(target), at)),
-    invalid: Cron.match(defaultCron, at) ? discovered.invalid : []
+    targets: discovered.targets.filter((target) => Cron.match(cronOf(target), wall)),
+    invalid: Cron.match(defaultCron, wall) ? discovered.invalid : []
   }
 }
 
+/**
+ * Every target due in any of `runs`, once. All come from
+ * one discovery, so a target is the same object in each: two static targets
+ * with equal names stay two.
+ */
 const union = (runs: ReadonlyArray<Discovered>): Discovered => {
-  const key = (target: { readonly service: string; readonly taskId: string }) => `${target.service}/${target.taskId}`
-  const targets = new Map<string, Target>()
-  const invalid = new Map<string, Discovered["invalid"][number]>()
+  const targets = new Set<Target>()
+  const invalid = new Set<Discovered["invalid"][number]>()
   for (const run of runs) {
-    for (const target of run.targets) targets.set(key(target), target)
-    for (const target of run.invalid) invalid.set(key(target), target)
+    for (const target of run.targets) targets.add(target)
+    for (const target of run.invalid) invalid.add(target)
   }
-  return { targets: [...targets.values()], invalid: [...invalid.values()] }
+  return { targets: [...targets], invalid: [...invalid] }
 }
 
 const hasOwnSchedules = (discovered: Discovered) =>
@@ -70,15 +113,17 @@ export const runScheduler = (options: SchedulerOptions) =>
 const schedulerLoop = (options: SchedulerOptions, state: { running: boolean }) =>
   Effect.gen(function*() {
     const targets = yield* Targets
-    const defaultCron = parseCron(options.schedule, options.timeZone)
+    const defaultCron = wallCron(options.schedule)
+    // only for the "next run" log line: Cron.next gives an instant
+    const defaultCronInZone = parseCron(options.schedule, options.timeZone)
     const discover = targets.discover.pipe(
       Effect.tapError((error) => Effect.logError(`${error.message}; no backups this time (the dead man's switch will tell)`)),
       Effect.option
     )
     // `running` stays true when a run is interrupted: the stop message says so
-    const run = (discovered: Discovered) =>
+    const run = (discovered: Discovered, whole: boolean) =>
       Effect.sync(() => void (state.running = true)).pipe(
-        Effect.andThen(runReported(discovered, { concurrency: options.concurrency })),
+        Effect.andThen(runReported(discovered, { concurrency: options.concurrency, whole })),
         Effect.tap(({ outcomes, checkInError }) => {
           const failed = outcomes.filter((outcome) => outcome.result._tag === "Failed").length
           return Effect.andThen(
@@ -94,48 +139,56 @@ const schedulerLoop = (options: SchedulerOptions, state: { running: boolean }) =
     const logNext = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       yield* Effect.logInfo(
-        `next run at ${Cron.next(defaultCron, new Date(now)).toISOString()} (schedule "${options.schedule}" ${options.timeZone})`
+        `next run at ${Cron.next(defaultCronInZone, new Date(now)).toISOString()} (schedule "${options.schedule}" ${options.timeZone})`
       )
     })
 
     yield* Effect.logInfo(`scheduler started: schedule "${options.schedule}" in ${options.timeZone}`)
+    // minutes up to these are done: set before --run-now, so a slot that
+    // passes during that first run is still seen when it ends
+    let checkedUtc = floorMinute(yield* Clock.currentTimeMillis)
+    let checkedWall = wallMinute(checkedUtc, options.timeZone)
     let known: Discovered = { targets: [], invalid: [] }
     let lastDiscovery = 0
     if (options.runNow) {
       const discovered = yield* discover
       if (discovered._tag === "Some") {
         known = discovered.value
-        yield* run(known)
+        yield* run(known, true)
       }
       lastDiscovery = yield* Clock.currentTimeMillis
     }
     yield* logNext
 
-    let checkedUpTo = floorMinute(yield* Clock.currentTimeMillis)
     for (;;) {
       const now = yield* Clock.currentTimeMillis
       yield* Effect.sleep(floorMinute(now) + minute - now)
-      const until = floorMinute(yield* Clock.currentTimeMillis)
+      const untilUtc = floorMinute(yield* Clock.currentTimeMillis)
+      const untilWall = wallMinute(untilUtc, options.timeZone)
+      // each wall minute once: none when the clocks went back, the skipped ones when they went forward
       const minutes: Array<Date> = []
-      for (let at = checkedUpTo + minute; at <= until; at += minute) minutes.push(new Date(at))
-      checkedUpTo = until
+      for (let at = checkedWall + minute; at <= untilWall; at += minute) minutes.push(new Date(at))
+      const missed = untilUtc - checkedUtc > minute
+      checkedUtc = Math.max(checkedUtc, untilUtc)
+      checkedWall = Math.max(checkedWall, untilWall)
       if (minutes.length === 0) continue
 
       const defaultDue = minutes.some((at) => Cron.match(defaultCron, at))
-      const stale = until - lastDiscovery >= refreshEvery
+      const stale = untilUtc - lastDiscovery >= refreshEvery
       if (!defaultDue && !hasOwnSchedules(known) && !stale) continue
       const discovered = yield* discover
-      lastDiscovery = until
+      lastDiscovery = untilUtc
       if (discovered._tag === "None") continue
       known = discovered.value
-      const due = union(minutes.map((at) => dueAt(known, defaultCron, options.timeZone, at)))
-      if (due.targets.length === 0 && due.invalid.length === 0) continue
-      if (minutes.length > 1) {
+      const due = union(minutes.map((at) => dueAt(known, defaultCron, at)))
+      // a default-schedule run happens even with nothing to back up: its check-in says the host is alive
+      if (!defaultDue && due.targets.length === 0) continue
+      if (missed) {
         yield* Effect.logWarning(
-          `a run fell due at ${minutes[0]!.toISOString()} while the previous run was still going; starting it now`
+          `a run fell due at ${new Date(untilUtc - (untilWall - minutes[0]!.getTime())).toISOString()} while the previous run was still going; starting it now`
         )
       }
-      yield* run(due)
+      yield* run(due, defaultDue)
       yield* logNext
     }
   })

@@ -27,7 +27,7 @@ const ridPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 const run = (pingUrl: string, report: RunReport) =>
   Effect.gen(function*() {
     const alerts = yield* Alerts
-    yield* alerts.runStarted(report.startedAt)
+    yield* alerts.runStarted(report.startedAt, true)
     yield* alerts.runFinished(report, true)
   }).pipe(Effect.provide(layerFromConfig(decodeConfig({ alerts: { healthchecks: { url: pingUrl } } }), "myhost")))
 
@@ -92,7 +92,7 @@ describe("Healthchecks", () => {
     const { uuid, pingUrl } = server.createCheck()
     const sink = makeHealthchecks({ url: Redacted.make(`${pingUrl}/`) })
     const report = runReport([storedOutcome("db")])
-    await runOk(sink.runStarted(report.startedAt))
+    await runOk(sink.runStarted(report.startedAt, true))
     await runOk(sink.runFinished(report, true))
     await runOk(sink.runFinished(runReport([storedOutcome("db")]), true)) // no start for this one
     const urls = server.requests.filter((request) => request.url.includes(uuid)).map((request) => request.url.replace(/rid=[-0-9a-f]+/, "rid=R"))

@@ -268,7 +268,7 @@ describe("alerts as µbackup sent them", () => {
     expect(server.requests).toHaveLength(3)
     expect(took).toBeGreaterThanOrEqual(900)
     expect(took).toBeLessThan(3_000)
-    expect(error.detail).toBe(`POST http://127.0.0.1:${new URL(server.baseurl).port}: no response within 300ms (3 attempts)`)
+    expect(error.detail).toBe("POST http://<host>: no response within 300ms (3 attempts)")
   })
 
   it("the default policy: 10 s per attempt, 4 attempts", () => {
@@ -278,7 +278,7 @@ describe("alerts as µbackup sent them", () => {
     expect(policy).toEqual({ timeoutMs: 10_000, attempts: 4, backoffMs: 500 })
   })
 
-  it("the base URL is a secret: errors and logs show scheme://host only", async () => {
+  it("the base URL is a secret, its host too (the API Gateway ID): errors and logs show the scheme only", async () => {
     const port = await closedPort()
     const secretUrl = `http://user:pw-0123456789@127.0.0.1:${port}/prod-SECRETAPIID?key=SECRETKEY`
     const config = decodeConfig({ alertmanager: { baseurl: secretUrl } })
@@ -292,8 +292,8 @@ describe("alerts as µbackup sent them", () => {
     )
     expect(exit._tag).toBe("Failure")
     const texts = [...logs.map((line) => line.text), String(exit._tag === "Failure" ? exit.cause : "")]
-    expect(texts.join("\n")).toContain(`POST http://127.0.0.1:${port}: connect ECONNREFUSED`)
-    for (const secret of ["SECRETAPIID", "SECRETKEY", "pw-0123456789", "user:"]) {
+    expect(texts.join("\n")).toContain("POST http://<host>: connect ECONNREFUSED")
+    for (const secret of ["SECRETAPIID", "SECRETKEY", "pw-0123456789", "user:", `127.0.0.1:${port}`]) {
       expect(texts.join("\n")).not.toContain(secret)
     }
     // and the config's own rendering keeps it hidden

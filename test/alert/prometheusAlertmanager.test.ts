@@ -93,6 +93,8 @@ describe.runIf(requireCommands("Prometheus Alertmanager tests", alertmanagerComm
         const alerts = yield* Alerts
         expect(yield* alerts.targetFailed(failedOutcome("a", "boom a"))).toBe(true)
         expect(yield* alerts.targetFailed(failedOutcome("b", "boom b"))).toBe(true)
+        // the next run
+        yield* alerts.runStarted(new Date(), true)
         yield* alerts.targetStored(storedOutcome("a"))
         yield* alerts.targetStored(storedOutcome("never-failed"))
       }).pipe(Effect.provide(layer()))
@@ -103,6 +105,24 @@ describe.runIf(requireCommands("Prometheus Alertmanager tests", alertmanagerComm
     })
     expect(remaining[0]!.labels["service"]).toBe("b")
     expect(remaining[0]!.annotations["description"]).toBe("boom b")
+  })
+
+  it("a replica stored in the run in which another replica of the service failed does not resolve the alert", async () => {
+    await runOk(
+      Effect.gen(function*() {
+        const alerts = yield* Alerts
+        yield* alerts.runStarted(new Date(), true)
+        expect(yield* alerts.targetFailed(failedOutcome("replicated", "replica 1 failed"))).toBe(true)
+        yield* alerts.targetStored(storedOutcome("replicated"))
+      }).pipe(Effect.provide(layer()))
+    )
+    await waitFor("the alert to be active", async () => {
+      const alerts = ofService(await listAlerts(), "replicated")
+      return alerts.length === 1 && alerts[0]!.status.state === "active" ? true : undefined
+    })
+    // and it stays so: give a wrongly sent resolve time to land
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(ofService(await listAlerts(), "replicated")).toHaveLength(1)
   })
 
   it("a label set Alertmanager rejects is a 400 with its reason, not retried", async () => {

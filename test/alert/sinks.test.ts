@@ -284,7 +284,7 @@ describe("the fan-out (layerFromConfig)", () => {
     const { value } = await runOk(
       Effect.gen(function*() {
         const alerts = yield* Alerts
-        yield* alerts.runStarted(new Date())
+        yield* alerts.runStarted(new Date(), true)
         const delivered = yield* alerts.targetFailed(failedOutcome("db", "boom"))
         yield* alerts.targetStored(storedOutcome("web"))
         yield* alerts.runFinished(runReport([]), delivered)

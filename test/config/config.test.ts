@@ -156,7 +156,12 @@ describe("config", () => {
         [{ alertmanager: { baseurl: "https://example.com/prod", deadmansswitch_ttl: "25h" } }, "alertmanager.deadmansswitch_ttl: Expected a ttl"],
         [{ alerts: { prometheus_alertmanager: { url: "http://127.0.0.1:9093", labels: { "bad-name": "x" } } } }, "alerts.prometheus_alertmanager.labels: \"bad-name\" is not a Prometheus label name"],
         [{ alerts: { ntfy: { url: "ntfy.sh/topic" } } }, "alerts.ntfy.url: Expected an http:// or https:// URL"],
-        [{ metrics_textfile: "/var/lib/node-exporter/ubackup.txt" }, "metrics_textfile: Expected a path ending in .prom"]
+        [{ metrics_textfile: "/var/lib/node-exporter/ubackup.txt" }, "metrics_textfile: Expected a path ending in .prom"],
+        [{ metrics_listen: "127.0.0.1:99999" }, "metrics_listen: Expected host:port"],
+        [
+          { static_targets: [{ service_name: "host", backup_command: ["tar", "c", "/etc"] }, { service_name: "host", backup_command: ["pg_dumpall"] }] },
+          'static_targets[1].service_name: "host" is already the name of another static target'
+        ]
       ]
       for (const [extra, message] of cases) await refusedEverywhere(JSON.stringify(base(extra)), message, validateRoutes)
       // and what is valid

@@ -152,7 +152,7 @@ export const closedPort = async (): Promise<number> => {
 export const reportRun = (report: RunReport) =>
   Effect.gen(function*() {
     const alerts = yield* Alerts
-    yield* alerts.runStarted(report.startedAt)
+    yield* alerts.runStarted(report.startedAt, true)
     let delivered = true
     for (const outcome of report.outcomes) {
       if (outcome.result._tag === "Stored") yield* alerts.targetStored(outcome)

@@ -217,7 +217,7 @@ describe.runIf(dockerReady)("the Docker image", () => {
           await docker(
             "service", "create", "--detach", "--quiet", "--no-resolve-image", "--name", service,
             "--label", testLabel, "--container-label", testLabel,
-            "--mode", "global", "--network", "host",
+            "--mode", "global", "--init", "--network", "host",
             // a task that fails is not restarted behind the test's back: its logs say why
             "--restart-condition", "none",
             "--mount", "type=bind,source=/var/run/docker.sock,target=/var/run/docker.sock",

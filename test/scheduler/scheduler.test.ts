@@ -26,8 +26,17 @@ const container = (service: string, schedule?: string): DockerTarget => ({
   schedule
 })
 
+interface RecordedRun {
+  readonly at: number
+  /** Covers the default schedule: run-level pings and the check-in. */
+  readonly whole: boolean
+  /** The services backed up, sorted. */
+  readonly services: Array<string>
+  checkedIn: boolean
+}
+
 interface Recorder {
-  readonly runs: Array<{ readonly at: number; readonly services: ReadonlyArray<string> }>
+  readonly runs: Array<RecordedRun>
   discoveries: number
 }
 
@@ -44,11 +53,11 @@ const harness = (targets: ReadonlyArray<Target>, took: (target: Target) => Durat
     passthroughCodecs,
     layerMetrics,
     Layer.succeed(Alerts, {
-      runStarted: () => Effect.void,
+      runStarted: (startedAt, whole) =>
+        Effect.sync(() => void recorder.runs.push({ at: startedAt.getTime(), whole, services: [], checkedIn: false })),
       targetFailed: () => Effect.succeed(true),
-      targetStored: () => Effect.void,
-      runFinished: (report) =>
-        Effect.sync(() => void recorder.runs.push({ at: report.startedAt.getTime(), services: report.outcomes.map((o) => o.service).sort() }))
+      targetStored: (outcome) => Effect.sync(() => void recorder.runs.at(-1)!.services.push(outcome.service)),
+      runFinished: () => Effect.sync(() => void (recorder.runs.at(-1)!.checkedIn = true))
     })
   )
   return { recorder, layer }
@@ -97,11 +106,13 @@ describe("scheduler (test clock)", () => {
         Effect.forkChild
       )
       yield* TestClock.adjust("41 minutes")
-      assert.deepStrictEqual(recorder.runs.map((r) => [new Date(r.at).toISOString().slice(11, 16), r.services]), [
-        ["01:00", ["daily", "often"]],
-        ["01:15", ["often"]],
-        ["01:30", ["often"]]
+      // only the default schedule's run checks in: a 15-minute container cannot vouch for the daily run
+      assert.deepStrictEqual(recorder.runs.map((r) => [new Date(r.at).toISOString().slice(11, 16), r.services.sort(), r.checkedIn]), [
+        ["01:00", ["daily", "often"], true],
+        ["01:15", ["often"], false],
+        ["01:30", ["often"], false]
       ])
+      assert.deepStrictEqual(recorder.runs.map((r) => r.whole), [true, false, false])
       yield* Fiber.interrupt(fiber)
     }))
 
@@ -117,8 +128,8 @@ describe("scheduler (test clock)", () => {
       yield* TestClock.adjust("5 hours")
       const starts = recorder.runs.map((r) => new Date(r.at).toISOString().slice(11, 16))
       // 01:00 runs until 02:30; 02:00 fell due meanwhile: it runs at 02:31 (the next minute), until 04:01;
-      // 03:00 and 04:00 fell due meanwhile: one run at 04:02, until 05:32 (05:00's run, at 05:33, is still going)
-      assert.deepStrictEqual(starts, ["01:00", "02:31", "04:02"])
+      // 03:00 and 04:00 fell due meanwhile: one run at 04:02, until 05:32; then 05:00's run, at 05:33
+      assert.deepStrictEqual(starts, ["01:00", "02:31", "04:02", "05:33"])
       yield* Fiber.interrupt(fiber)
     }))
 
@@ -131,7 +142,64 @@ describe("scheduler (test clock)", () => {
         Effect.forkChild
       )
       yield* TestClock.adjust("5 seconds")
-      assert.deepStrictEqual(recorder.runs.map((r) => r.services), [["a", "b"]])
+      assert.deepStrictEqual(recorder.runs.map((r) => r.services.sort()), [["a", "b"]])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("a slot that passes during the --run-now run runs when it ends", () =>
+    Effect.gen(function*() {
+      const { recorder, layer } = harness([container("db")], () => "2 minutes")
+      yield* TestClock.setTime(at("2026-03-10T00:59:30Z"))
+      const fiber = yield* runScheduler({ schedule: "0 1 * * *", timeZone: "UTC", concurrency: 1, runNow: true }).pipe(
+        Effect.provide(layer),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("10 minutes")
+      assert.deepStrictEqual(recorder.runs.map((r) => new Date(r.at).toISOString().slice(11, 16)), ["00:59", "01:02"])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("the default schedule's run happens with no targets at all: it checks in", () =>
+    Effect.gen(function*() {
+      const { recorder, layer } = harness([])
+      yield* TestClock.setTime(at("2026-03-10T00:59:30Z"))
+      const fiber = yield* runScheduler({ schedule: "0 1 * * *", timeZone: "UTC", concurrency: 1, runNow: false }).pipe(
+        Effect.provide(layer),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("2 minutes")
+      assert.deepStrictEqual(recorder.runs.map((r) => [new Date(r.at).toISOString().slice(11, 16), r.checkedIn]), [["01:00", true]])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("clocks going back: the repeated hour does not run twice", () =>
+    Effect.gen(function*() {
+      // New York, 2025-11-02: 01:00 EDT is 05:00Z, then 02:00 EDT becomes 01:00 EST (06:00Z)
+      const { recorder, layer } = harness([container("db")])
+      yield* TestClock.setTime(at("2025-11-02T04:30:00Z"))
+      const fiber = yield* runScheduler({ schedule: "30 1 * * *", timeZone: "America/New_York", concurrency: 1, runNow: false }).pipe(
+        Effect.provide(layer),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("4 hours")
+      assert.deepStrictEqual(recorder.runs.map((r) => new Date(r.at).toISOString()), ["2025-11-02T05:30:00.000Z"])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("clocks going forward: a time in the skipped hour runs at the jump, once", () =>
+    Effect.gen(function*() {
+      // New York, 2025-03-09: at 07:00Z the wall clock goes from 01:59 EST to 03:00 EDT; 02:30 never happens
+      const { recorder, layer } = harness([container("db")])
+      yield* TestClock.setTime(at("2025-03-09T06:00:00Z"))
+      const fiber = yield* runScheduler({ schedule: "30 2 * * *", timeZone: "America/New_York", concurrency: 1, runNow: false }).pipe(
+        Effect.provide(layer),
+        Effect.forkChild
+      )
+      yield* TestClock.adjust("25 hours")
+      assert.deepStrictEqual(recorder.runs.map((r) => new Date(r.at).toISOString()), [
+        "2025-03-09T07:00:00.000Z",
+        "2025-03-10T06:30:00.000Z"
+      ])
       yield* Fiber.interrupt(fiber)
     }))
 
