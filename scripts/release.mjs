@@ -10,7 +10,12 @@ import { fileURLToPath } from "node:url"
 const root = fileURLToPath(new URL("..", import.meta.url))
 const { version } = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"))
 const outFlag = process.argv.indexOf("--out")
-const out = path.resolve(outFlag === -1 ? path.join(root, "release") : process.argv[outFlag + 1])
+const outArg = outFlag === -1 ? path.join(root, "release") : process.argv[outFlag + 1]
+if (outArg === undefined || outArg.startsWith("--")) {
+  console.error("release: --out needs a directory, e.g. --out /tmp/dist")
+  process.exit(1)
+}
+const out = path.resolve(outArg)
 
 execFileSync(process.execPath, [path.join(root, "scripts/build.mjs")], { cwd: root, stdio: "inherit" })
 const bundle = [
