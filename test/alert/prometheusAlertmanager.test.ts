@@ -11,7 +11,7 @@ import { layerFromConfig } from "../../src/alert/layer.ts"
 import { makePrometheusAlertmanager } from "../../src/alert/prometheusAlertmanager.ts"
 import { decodeConfig, failedOutcome, type RecordingServer, runFailure, runOk, startRecordingServer, storedOutcome } from "../harness/alerts.ts"
 import { alertmanagerCommand, type PrometheusAlertmanager, startPrometheusAlertmanager } from "../harness/prometheusAlertmanager.ts"
-import { requireCommands, waitFor } from "../harness/tools.ts"
+import { requireCommands, sleep, waitFor } from "../harness/tools.ts"
 
 interface GettableAlert {
   readonly labels: Record<string, string>
@@ -121,7 +121,7 @@ describe.runIf(requireCommands("Prometheus Alertmanager tests", alertmanagerComm
       return alerts.length === 1 && alerts[0]!.status.state === "active" ? true : undefined
     })
     // and it stays so: give a wrongly sent resolve time to land
-    await new Promise((resolve) => setTimeout(resolve, 500))
+    await sleep(500)
     expect(ofService(await listAlerts(), "replicated")).toHaveLength(1)
   })
 

@@ -10,7 +10,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { processAlive } from "./tools.ts"
+import { processAlive, sleep } from "./tools.ts"
 
 const lockDir = path.join(os.tmpdir(), "ubackup-test-engine.lock")
 const ownerFile = path.join(lockDir, "owner")
@@ -50,7 +50,7 @@ export const acquireEngineLock = async (timeoutMs = 10 * 60_000): Promise<() => 
     }
     clearStale()
     if (Date.now() > deadline) throw new Error(`the Docker engine lock ${lockDir} was not released in ${timeoutMs / 1000} s`)
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await sleep(200)
   }
 }
 

@@ -6,7 +6,7 @@
  * format for the assertions.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { freePort } from "./tools.ts"
+import { freePort, sleep } from "./tools.ts"
 
 export const pushgatewayCommand = "prometheus-pushgateway"
 export const nodeExporterCommand = "prometheus-node-exporter"
@@ -34,7 +34,7 @@ const startExporter = async (command: string, args: (listen: string) => Readonly
       child.kill("SIGKILL")
       throw new Error(`${command} did not start on ${listen}:\n${log}`)
     }
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await sleep(100)
   }
   return {
     url,

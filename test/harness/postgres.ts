@@ -14,7 +14,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { type ContainerOptions, docker, type DockerRun, dockerWithInput, requireDocker, runContainer, testLabel } from "./docker.ts"
-import { inCI } from "./tools.ts"
+import { inCI, sleep } from "./tools.ts"
 
 const run = promisify(execFile)
 
@@ -239,7 +239,7 @@ export const waitForPostgres = async (container: string, timeoutMs = 60_000): Pr
       const logs = await run("docker", ["logs", container]).then((r) => r.stdout + r.stderr, () => "")
       throw new Error(`postgres in ${container} did not answer within ${timeoutMs} ms: ${ready.stderr}\n${logs}`)
     }
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await sleep(200)
   }
 }
 

@@ -9,7 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { freePort } from "./tools.ts"
+import { freePort, sleep } from "./tools.ts"
 
 export const alertmanagerCommand = "prometheus-alertmanager"
 
@@ -81,7 +81,7 @@ export const startPrometheusAlertmanager = async (options: { readonly webhookUrl
       await stop()
       throw new Error(`prometheus-alertmanager not ready after 30 s:\n${log}`)
     }
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await sleep(100)
   }
   return { url, log: () => log, stop }
 }

@@ -29,6 +29,7 @@ import { initKeys, ubackup } from "../harness/cli.ts"
 import { buildBusyboxImage, docker, dockerWithInput, requireDocker, testLabel } from "../harness/docker.ts"
 import { withEngineLock } from "../harness/engineLock.ts"
 import { buildNodeBaseImage } from "../harness/nodeImage.ts"
+import { backupIdSource } from "../harness/now.ts"
 import { rgwCommands, s3StorageConfig, type S3Endpoint, testS3Client } from "../harness/rgw.ts"
 import { removeService, serviceContainers, withSwarm } from "../harness/swarm.ts"
 import { requireCommands, sleep } from "../harness/tools.ts"
@@ -47,7 +48,6 @@ const server = (): S3Endpoint => {
   return s3
 }
 
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 describe.runIf(dockerReady)("the Docker image", () => {
   beforeAll(async () => {
@@ -236,7 +236,7 @@ describe.runIf(dockerReady)("the Docker image", () => {
             await sleep(500)
           }
           console.log(`global service: backup of ${victim} in the bucket ${((Date.now() - started) / 1000).toFixed(1)} s after service create`)
-          const pattern = new RegExp(`^${escapeRegExp(victim)}/\\d{4}-\\d{2}-\\d{2} \\d{4}Z_.+_${taskId}\\.txt\\.zst\\.age$`)
+          const pattern = new RegExp(`^${backupIdSource(victim, taskId, ".txt.zst.age")}$`)
           expect(key).toMatch(pattern)
           const plain = await ubackup(["decrypt", keyFile], { input: await getObject(key) })
           expect(plain.code, plain.stderr).toBe(0)

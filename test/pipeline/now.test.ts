@@ -19,11 +19,12 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
-import { initKeys, type Run, ubackup } from "../harness/cli.ts"
+import { initKeys, ubackup } from "../harness/cli.ts"
 import { acquireEngineLock } from "../harness/engineLock.ts"
 import { buildBusyboxImage, type ContainerOptions, docker, requireDocker, runContainer } from "../harness/docker.ts"
 import { rgwCommands, s3StorageConfig, testS3Client } from "../harness/rgw.ts"
-import { requireCommands } from "../harness/tools.ts"
+import { describeRun, expectExitMatchesSummary, hasLine, lineOf, type NowRun, runNow } from "../harness/now.ts"
+import { escapeRegExp, requireCommands, sleep } from "../harness/tools.ts"
 
 const execFileP = promisify(execFile)
 const ready = requireDocker("ubackup now (Docker)")
@@ -35,43 +36,8 @@ const suffix = crypto.randomBytes(3).toString("hex")
 /** Service names of this file all start with it, so that they are ours alone. */
 const prefix = `nowt${suffix}`
 const containerName = (what: string) => `ubackup-test-now-${suffix}-${what}`
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-// -- a run of `now` and its summary ------------------------------------------
-
-interface NowRun extends Run {
-  readonly text: string
-  readonly lines: ReadonlyArray<string>
-  readonly startedAt: number
-  readonly ms: number
-}
-
-const runNow = async (config: string, ...flags: Array<string>): Promise<NowRun> => {
-  const startedAt = Date.now()
-  const run = await ubackup(["now", "--config", config, ...flags])
-  const text = run.stdout.toString()
-  return { ...run, text, lines: text.split("\n").filter((line) => line.trim() !== ""), startedAt, ms: Date.now() - startedAt }
-}
-
-const describeRun = (run: NowRun) => `exit ${run.code}\n--- stdout\n${run.text}\n--- stderr\n${run.stderr}`
-
-/** The summary line of `service` (exactly one). */
-const lineOf = (run: NowRun, service: string): string => {
-  const lines = run.lines.filter((line) => line.split(/\s+/)[0] === service)
-  expect(lines, `one summary line for ${service}\n${describeRun(run)}`).toHaveLength(1)
-  return lines[0] as string
-}
-
-const hasLine = (run: NowRun, service: string) => run.lines.some((line) => line.split(/\s+/)[0] === service)
-
-const failedLines = (run: NowRun) => run.lines.filter((line) => /\bFAILED\b/i.test(line))
-
-/** Exit 1 exactly when some target (ours or another test's) failed. */
-const expectExitMatchesSummary = (run: NowRun) => {
-  expect(run.signal, describeRun(run)).toBeNull()
-  expect(run.code, describeRun(run)).toBe(failedLines(run).length > 0 ? 1 : 0)
-}
+// -- a run of `now` and its summary: test/harness/now.ts --------------------
 
 /** Asserts that `service`'s line says ok with an ID of the documented form, and returns the ID. */
 const okId = (run: NowRun, service: string, taskId: string, ext: string): string => {

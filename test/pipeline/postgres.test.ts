@@ -15,10 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ubackup } from "../harness/cli.ts"
 import { docker } from "../harness/docker.ts"
 import { loadSampleTables, type PostgresContainer, requirePostgres, sampleTables, startPostgres } from "../harness/postgres.ts"
+import { backupIdSource, describeRun, expectExitMatchesSummary, lineOf, runNow } from "../harness/now.ts"
 
 const ready = requirePostgres("ubackup now with PostgreSQL")
 const suffix = crypto.randomBytes(3).toString("hex")
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 describe.runIf(ready)("ubackup now with PostgreSQL", () => {
   /** No ubackup.service label: the service is the container's name. */
@@ -66,20 +66,14 @@ describe.runIf(ready)("ubackup now with PostgreSQL", () => {
   })
 
   it("backs up with pg_dump, and the dump restores into a fresh server with every row byte-equal", async () => {
-    const started = Date.now()
-    const run = await ubackup(["now", "--config", configFile])
-    const text = run.stdout.toString()
-    const report = `exit ${run.code}\n${text}\n${run.stderr}`
-    console.log(`now (PostgreSQL): ${Date.now() - started} ms\n${text}`)
-    // exit 1 exactly when some target (maybe another test's) failed
-    expect(run.code, report).toBe(/\bFAILED\b/.test(text) ? 1 : 0)
+    const run = await runNow(configFile)
+    console.log(`now (PostgreSQL): ${run.ms} ms\n${run.text}`)
+    expectExitMatchesSummary(run)
 
-    const lines = text.split("\n").filter((line) => line.split(/\s+/)[0] === source)
-    expect(lines, report).toHaveLength(1)
-    const line = lines[0] as string
-    expect(line, report).toMatch(/\sok\s/)
+    const line = lineOf(run, source)
+    expect(line, describeRun(run)).toMatch(/\sok\s/)
     expect(line.split(/\s+/)[1]).toBe(db.id.slice(0, 12))
-    const idPattern = new RegExp(`${escapeRegExp(source)}/\\d{4}-\\d{2}-\\d{2} \\d{4}Z_${escapeRegExp(os.hostname())}_${db.id.slice(0, 12)}\\.sql\\.zst\\.age`)
+    const idPattern = new RegExp(backupIdSource(source, db.id.slice(0, 12), ".sql.zst.age", os.hostname()))
     const id = idPattern.exec(line)?.[0]
     expect(id, `${line} should hold ${idPattern}`).toBeDefined()
     expect(fs.readdirSync(path.join(storage, source))).toEqual([path.basename(id as string)])

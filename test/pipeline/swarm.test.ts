@@ -13,10 +13,10 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ubackup } from "../harness/cli.ts"
 import { buildBusyboxImage, requireDocker } from "../harness/docker.ts"
+import { backupIdSource, describeRun, expectExitMatchesSummary, linesOf, runNow } from "../harness/now.ts"
 import { createService, enterSwarm, removeService, serviceContainers } from "../harness/swarm.ts"
 
 const ready = requireDocker("ubackup now in a Swarm")
-const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
 
 describe.runIf(ready)("ubackup now in a Swarm", () => {
   const service = `ubackup-test-swarmnow-${crypto.randomBytes(3).toString("hex")}`
@@ -52,14 +52,12 @@ describe.runIf(ready)("ubackup now in a Swarm", () => {
   it("each task container's backup lands under the service's name, with its task ID", async () => {
     const containers = await serviceContainers(service)
     expect(containers).toHaveLength(2)
-    const started = Date.now()
-    const run = await ubackup(["now", "--config", configFile])
-    const text = run.stdout.toString()
-    const report = `exit ${run.code}\n${text}\n${run.stderr}`
-    console.log(`now (Swarm): ${Date.now() - started} ms\n${text}`)
-    expect(run.code, report).toBe(/\bFAILED\b/.test(text) ? 1 : 0)
+    const run = await runNow(configFile)
+    console.log(`now (Swarm): ${run.ms} ms\n${run.text}`)
+    expectExitMatchesSummary(run)
+    const report = describeRun(run)
 
-    const lines = text.split("\n").filter((line) => line.split(/\s+/)[0] === service)
+    const lines = linesOf(run, service)
     expect(lines, report).toHaveLength(2)
     const ids: Array<string> = []
     for (const container of containers) {
@@ -67,7 +65,7 @@ describe.runIf(ready)("ubackup now in a Swarm", () => {
       const line = lines.find((l) => l.split(/\s+/)[1] === taskId)
       expect(line, `a line for task ${taskId}\n${report}`).toBeDefined()
       expect(line, report).toMatch(/\sok\s/)
-      const pattern = new RegExp(`${escapeRegExp(service)}/\\d{4}-\\d{2}-\\d{2} \\d{4}Z_${escapeRegExp(os.hostname())}_${taskId}\\.txt\\.zst\\.age`)
+      const pattern = new RegExp(backupIdSource(service, taskId, ".txt.zst.age", os.hostname()))
       const id = pattern.exec(line as string)?.[0]
       expect(id, `${line} should hold ${pattern}`).toBeDefined()
       ids.push(id as string)

@@ -18,6 +18,7 @@ import { DemuxFailure, demultiplex, dockerExecSnapshot, type ExecTarget } from "
 import { layerLive } from "../../src/snapshot/layer.ts"
 import { type SnapshotError, Snapshotter } from "../../src/snapshot/Snapshotter.ts"
 import { buildBusyboxImage, docker, requireDocker, runContainer } from "../harness/docker.ts"
+import { sleep } from "../harness/tools.ts"
 
 const MiB = 1024 * 1024
 const suffix = `${process.pid}-${crypto.randomBytes(3).toString("hex")}`
@@ -45,7 +46,7 @@ const eventually = async (what: string, probe: () => Promise<boolean>, timeoutMs
   const deadline = Date.now() + timeoutMs
   while (!(await probe())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await sleep(100)
   }
 }
 
