@@ -8,7 +8,7 @@ import { type AlertError, Alerts } from "../alert/Alerts.ts"
 import type { Discovered } from "../discovery/Target.ts"
 import { Metrics } from "../metrics/Metrics.ts"
 import { Hostname } from "./backup.ts"
-import { type Outcome, runAll } from "./run.ts"
+import { type Outcome, runAll, type RunOptions } from "./run.ts"
 
 export interface ReportedRun {
   readonly outcomes: ReadonlyArray<Outcome>
@@ -16,8 +16,7 @@ export interface ReportedRun {
   readonly checkInError: AlertError | undefined
 }
 
-export interface RunOptions {
-  readonly concurrency: number
+export interface ReportedRunOptions extends Pick<RunOptions, "concurrency"> {
   /**
    * False for a run of only targets with schedules of their own: each target
    * is reported, but no run-level ping or dead man's switch check-in is sent
@@ -26,7 +25,7 @@ export interface RunOptions {
   readonly whole?: boolean
 }
 
-export const runReported = (discovered: Discovered, options: RunOptions) =>
+export const runReported = (discovered: Discovered, options: ReportedRunOptions) =>
   Effect.gen(function*() {
     const alerts = yield* Alerts
     const metrics = yield* Metrics

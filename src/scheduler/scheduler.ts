@@ -66,31 +66,16 @@ const refreshEvery = 5 * minute
 const wallCron = (text: string) => parseCron(text, "UTC")
 
 /**
- * The targets due in the wall-clock minute `wall` (see `wallMinute`).
- * Unusable containers are reported with the default schedule's runs.
+ * The targets due in any of the wall-clock minutes `walls` (see
+ * `wallMinute`), each once and in discovery order. Unusable containers are
+ * reported with the default schedule's runs.
  */
-export const dueAt = (discovered: Discovered, defaultCron: Cron.Cron, wall: Date): Discovered => {
-  const cronOf = (target: Target) =>
-    target._tag === "Docker" && target.schedule !== undefined ? wallCron(target.schedule) : defaultCron
-  return {
-    targets: discovered.targets.filter((target) => Cron.match(cronOf(target), wall)),
-    invalid: Cron.match(defaultCron, wall) ? discovered.invalid : []
+const dueIn = (discovered: Discovered, defaultCron: Cron.Cron, defaultDue: boolean, walls: ReadonlyArray<Date>): Discovered => {
+  const isDue = (target: Target) => {
+    const cron = target._tag === "Docker" && target.schedule !== undefined ? wallCron(target.schedule) : defaultCron
+    return walls.some((wall) => Cron.match(cron, wall))
   }
-}
-
-/**
- * Every target due in any of `runs`, once. All come from
- * one discovery, so a target is the same object in each: two static targets
- * with equal names stay two.
- */
-const union = (runs: ReadonlyArray<Discovered>): Discovered => {
-  const targets = new Set<Target>()
-  const invalid = new Set<Discovered["invalid"][number]>()
-  for (const run of runs) {
-    for (const target of run.targets) targets.add(target)
-    for (const target of run.invalid) invalid.add(target)
-  }
-  return { targets: [...targets], invalid: [...invalid] }
+  return { targets: discovered.targets.filter(isDue), invalid: defaultDue ? discovered.invalid : [] }
 }
 
 const hasOwnSchedules = (discovered: Discovered) =>
@@ -180,7 +165,7 @@ const schedulerLoop = (options: SchedulerOptions, state: { running: boolean }) =
       lastDiscovery = untilUtc
       if (discovered._tag === "None") continue
       known = discovered.value
-      const due = union(minutes.map((at) => dueAt(known, defaultCron, at)))
+      const due = dueIn(known, defaultCron, defaultDue, minutes)
       // a default-schedule run happens even with nothing to back up: its check-in says the host is alive
       if (!defaultDue && due.targets.length === 0) continue
       if (missed) {
