@@ -1,14 +1,20 @@
 /**
  * Parallel block compression on persistent zlib streams ("lanes").
  *
- * Each lane is one zstd or gzip compressor that lives for the whole backup;
- * every block written to it is closed off as its own zstd frame (ZSTD_e_end)
- * or gzip member (Z_FINISH, then reset). Node runs zlib work on libuv's thread
+ * gzip has no threads of its own, so ubackup compresses gzip this way (and
+ * zstd where Node's zlib lacks what zstdThreads.ts needs). Each lane is one
+ * compressor that lives for the whole backup; every block written to it is
+ * closed off as its own gzip member (Z_FINISH, then reset) or zstd frame
+ * (ZSTD_e_end). Node runs zlib work on libuv's thread
  * pool, so lanes compress in parallel while the main thread reads, encrypts
  * and uploads. Reusing the compressor contexts keeps memory flat: a fresh
  * one-shot context per block measured ~100 MiB more peak RSS.
  */
+import { Effect, Stream } from "effect"
+import type { NonEmptyReadonlyArray } from "effect/Array"
 import * as zlib from "node:zlib"
+import { toBlocks } from "../stream/bytes.ts"
+import { BlockPool, Blocks } from "../stream/pool.ts"
 import type { CompressionAlgorithm } from "./Compression.ts"
 
 export interface LaneOptions {
@@ -74,3 +80,43 @@ export class CompressionLane {
     this.#stream.destroy()
   }
 }
+
+export interface LanesOptions extends LaneOptions {
+  /** Bytes per independent block. */
+  readonly blockSize: number
+  /** Blocks compressed at once, one lane each. */
+  readonly lanes: number
+}
+
+/**
+ * Compresses a byte stream as independent blocks, `lanes` at once, emitted in
+ * order: a sequence of zstd frames or gzip members, one a block.
+ */
+export const compressInLanes = <E2>(options: LanesOptions, onError: (cause: unknown) => E2) =>
+<E, R>(input: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | E2, R> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const { blockSize, lanes } = options
+    const shared = yield* Blocks
+    // sources fill the shared pool's blocks; another block size gets a pool of its own
+    const pool = shared.blockSize === blockSize ? shared : new BlockPool(blockSize)
+    const lanePool = yield* Effect.acquireRelease(
+      Effect.sync(() => Array.from({ length: lanes }, () => new CompressionLane(options))),
+      (lanePool) => Effect.sync(() => lanePool.forEach((lane) => lane.close()))
+    )
+    return input.pipe(
+      toBlocks(pool),
+      Stream.zipWithIndex,
+      Stream.mapEffect(
+        ([block, index]) =>
+          Effect.tryPromise({
+            // block n always goes to lane n mod lanes, and mapEffect keeps
+            // at most `lanes` blocks in flight: no lane gets two at once
+            try: () => lanePool[index % lanes]!.compress(block),
+            catch: onError
+          }).pipe(Effect.ensuring(Effect.sync(() => pool.release(block)))),
+        { concurrency: lanes }
+      ),
+      // a frame is never empty: each batch of frames flattens to a non-empty batch of chunks
+      Stream.mapArray((frames) => frames.flat() as unknown as NonEmptyReadonlyArray<Uint8Array>)
+    )
+  }))

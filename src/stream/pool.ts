@@ -42,9 +42,11 @@ export class BlockPool {
 }
 
 /**
- * 3 MiB: independent zstd frames of this size come out ~0.8 % larger than
- * one long frame (4 MiB: ~0.3 %), and a backup holds about six blocks at
- * once: 3 MiB kept a 4 GiB backup under 128 MiB of peak memory, 4 MiB did not.
+ * 3 MiB. zstd copies each block into its job buffers at once and gives it
+ * back, so a zstd backup holds one or two blocks. gzip compresses whole blocks
+ * as independent members: at this size ~1 % larger than one long member, and
+ * a backup holds about six blocks at once (3 MiB kept a 4 GiB backup under
+ * 128 MiB of peak memory, 4 MiB did not).
  */
 export const defaultBlockSize = 3 * 1024 * 1024
 
