@@ -81,13 +81,16 @@ export const makeCompression = (options: CompressionOptions): Compression["Servi
   const { algorithm } = options
   const level = options.level ?? (algorithm === "zstd" ? 3 : 6)
   const onError = (cause: unknown) => new CompressionError({ algorithm, cause })
-  const compress = algorithm === "zstd" && ThreadedZstd.supported
-    ? compressWithZstdThreads({ level, workers: options.concurrency ?? defaultZstdWorkers(), jobSize: zstdJobSize }, onError)
-    : compressInLanes({
-      algorithm,
-      level,
-      blockSize: options.blockSize ?? defaultBlockSize,
-      lanes: options.concurrency ?? defaultLanes()
-    }, onError)
-  return { algorithm, extension: extensions[algorithm], compress }
+  const onThreads = compressWithZstdThreads({ level, workers: options.concurrency ?? defaultZstdWorkers(), jobSize: zstdJobSize }, onError)
+  const inLanes = compressInLanes({
+    algorithm,
+    level,
+    blockSize: options.blockSize ?? defaultBlockSize,
+    lanes: options.concurrency ?? defaultLanes()
+  }, onError)
+  return {
+    algorithm,
+    extension: extensions[algorithm],
+    compress: (input) => (algorithm === "zstd" && ThreadedZstd.supported ? onThreads(input) : inLanes(input))
+  }
 }

@@ -69,15 +69,24 @@ export class ThreadedZstd {
   #failure: Error | undefined
   #closed = false
 
-  /** False when this Node's zlib does not expose the handle this class drives. */
-  static readonly supported: boolean = (() => {
-    const probe = zlib.createZstdCompress()
-    try {
-      return nativeParts(probe) !== undefined
-    } finally {
-      probe.close()
+  static #supported: boolean | undefined
+
+  /**
+   * False when this Node's zlib does not expose the handle this class drives,
+   * or its libzstd was built without threads (checked once, on first use).
+   */
+  static get supported(): boolean {
+    if (ThreadedZstd.#supported === undefined) {
+      try {
+        const probe = zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_nbWorkers]: 1 } })
+        ThreadedZstd.#supported = nativeParts(probe) !== undefined
+        probe.close()
+      } catch {
+        ThreadedZstd.#supported = false
+      }
     }
-  })()
+    return ThreadedZstd.#supported
+  }
 
   constructor(options: ThreadedZstdOptions, outputSize = 1024 * 1024) {
     this.#stream = zlib.createZstdCompress({
