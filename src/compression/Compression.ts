@@ -37,8 +37,8 @@ export interface CompressionOptions {
   readonly blockSize?: number
   /**
    * zstd: worker threads (default one a core, at most 4; 0 compresses on the
-   * main thread). gzip: blocks compressed at once (default cores + 1, at most
-   * the thread pool size - 1).
+   * main thread). gzip: blocks compressed at once, at least 1 (default
+   * cores + 1, at most the thread pool size - 1).
    */
   readonly concurrency?: number
 }

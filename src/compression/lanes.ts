@@ -5,10 +5,10 @@
  * zstd where Node's zlib lacks what zstdThreads.ts needs). Each lane is one
  * compressor that lives for the whole backup; every block written to it is
  * closed off as its own gzip member (Z_FINISH, then reset) or zstd frame
- * (ZSTD_e_end). Node runs zlib work on libuv's thread
- * pool, so lanes compress in parallel while the main thread reads, encrypts
- * and uploads. Reusing the compressor contexts keeps memory flat: a fresh
- * one-shot context per block measured ~100 MiB more peak RSS.
+ * (ZSTD_e_end). Node runs zlib work on libuv's thread pool, so lanes compress
+ * in parallel while the main thread reads, encrypts and uploads. Reusing the
+ * compressor contexts keeps memory flat: a fresh one-shot context per block
+ * measured ~100 MiB more peak RSS.
  */
 import { Effect, Stream } from "effect"
 import type { NonEmptyReadonlyArray } from "effect/Array"
@@ -95,7 +95,8 @@ export interface LanesOptions extends LaneOptions {
 export const compressInLanes = <E2>(options: LanesOptions, onError: (cause: unknown) => E2) =>
 <E, R>(input: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | E2, R> =>
   Stream.unwrap(Effect.gen(function*() {
-    const { blockSize, lanes } = options
+    const { blockSize } = options
+    const lanes = Math.max(1, options.lanes)
     const shared = yield* Blocks
     // sources fill the shared pool's blocks; another block size gets a pool of its own
     const pool = shared.blockSize === blockSize ? shared : new BlockPool(blockSize)
