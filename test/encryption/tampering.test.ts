@@ -14,7 +14,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Run, ubackup } from "../harness/cli.ts"
+import { initKeys, type Run, ubackup } from "../harness/cli.ts"
 import { requireCommands } from "../harness/tools.ts"
 
 const chunkSize = 64 * 1024
@@ -109,9 +109,7 @@ describe.runIf(requireCommands("tampered backups", "zstd"))("tampered backups", 
 
   beforeAll(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-tamper-"))
-    const init = await ubackup(["init", "--dir", work, "--type", "x25519"])
-    expect(init.code, init.stderr).toBe(0)
-    keyFile = path.join(work, "backups.key")
+    keyFile = (await initKeys(work)).keyFile
     original = crypto.randomBytes(300 * 1000)
     const made = await ubackup(["manual-backup", "--config", path.join(work, "config.json"), "svc", "t1"], { input: original })
     expect(made.code, made.stderr).toBe(0)
@@ -266,15 +264,13 @@ describe.runIf(requireCommands("tampered backups", "zstd"))("tampered backups", 
   })
 
   it("an empty input and the wrong key are errors too", async () => {
-    const other = path.join(work, "other")
-    const init = await ubackup(["init", "--dir", other, "--type", "x25519"])
-    expect(init.code, init.stderr).toBe(0)
+    const otherKey = (await initKeys(path.join(work, "other"))).keyFile
     const problems: Array<string> = []
     problems.push(...check({ name: "empty input", bytes: Buffer.alloc(0), at: 0 }, await ubackup(["decrypt", "--raw", keyFile], { input: Buffer.alloc(0) })))
     problems.push(
       ...check(
         { name: "another X25519 key", bytes: file, at: 0 },
-        await ubackup(["decrypt", "--raw", path.join(other, "backups.key")], { input: file })
+        await ubackup(["decrypt", "--raw", otherKey], { input: file })
       )
     )
     expect(problems).toEqual([])

@@ -4,9 +4,28 @@
  * labelled containers, so a test looks only at its own services' lines and
  * checks the exit code against the whole summary.
  */
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { expect } from "vitest"
-import { type Run, ubackup } from "./cli.ts"
+import { initKeys, type Run, ubackup } from "./cli.ts"
 import { escapeRegExp } from "./tools.ts"
+
+export interface NowSetup {
+  readonly keyFile: string
+  /** The config file for `now`. */
+  readonly configFile: string
+  /** Its local storage folder. */
+  readonly storage: string
+}
+
+/** `ubackup init` into `dir`, then a config for `now` beside it: local storage in `dir`/backups, the local Docker engine. */
+export const initNowConfig = async (dir: string): Promise<NowSetup> => {
+  const { keyFile, config } = await initKeys(dir)
+  const storage = path.join(dir, "backups")
+  const configFile = path.join(dir, "now.json")
+  fs.writeFileSync(configFile, JSON.stringify({ ...config, storage: { local: { path: storage } }, docker_endpoint: "unix:///var/run/docker.sock" }, null, 2))
+  return { keyFile, configFile, storage }
+}
 
 export interface NowRun extends Run {
   readonly text: string

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ubackup } from "../harness/cli.ts"
 import { docker } from "../harness/docker.ts"
 import { loadSampleTables, type PostgresContainer, requirePostgres, sampleTables, startPostgres } from "../harness/postgres.ts"
-import { backupIdSource, describeRun, expectExitMatchesSummary, lineOf, runNow } from "../harness/now.ts"
+import { backupIdSource, describeRun, expectExitMatchesSummary, initNowConfig, lineOf, runNow } from "../harness/now.ts"
 
 const ready = requirePostgres("ubackup now with PostgreSQL")
 const suffix = crypto.randomBytes(3).toString("hex")
@@ -34,13 +34,7 @@ describe.runIf(ready)("ubackup now with PostgreSQL", () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-pgnow-"))
-    const init = await ubackup(["init", "--dir", dir, "--type", "x25519"])
-    expect(init.code, init.stderr).toBe(0)
-    keyFile = path.join(dir, "backups.key")
-    storage = path.join(dir, "backups")
-    const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>
-    configFile = path.join(dir, "now.json")
-    fs.writeFileSync(configFile, JSON.stringify({ ...config, storage: { local: { path: storage } }, docker_endpoint: "unix:///var/run/docker.sock" }, null, 2))
+    ;({ keyFile, configFile, storage } = await initNowConfig(dir))
 
     ;[db, target] = await Promise.all([
       startPostgres(source, { "ubackup.command": "pg_dump -U postgres -d app", "ubackup.file_extension": ".sql" }),

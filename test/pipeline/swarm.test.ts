@@ -13,7 +13,7 @@ import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ubackup } from "../harness/cli.ts"
 import { buildBusyboxImage, requireDocker } from "../harness/docker.ts"
-import { backupIdSource, describeRun, expectExitMatchesSummary, linesOf, runNow } from "../harness/now.ts"
+import { backupIdSource, describeRun, expectExitMatchesSummary, initNowConfig, linesOf, runNow } from "../harness/now.ts"
 import { createService, enterSwarm, removeService, serviceContainers } from "../harness/swarm.ts"
 
 const ready = requireDocker("ubackup now in a Swarm")
@@ -29,13 +29,7 @@ describe.runIf(ready)("ubackup now in a Swarm", () => {
   beforeAll(async () => {
     await buildBusyboxImage()
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-swarmnow-"))
-    const init = await ubackup(["init", "--dir", dir, "--type", "x25519"])
-    expect(init.code, init.stderr).toBe(0)
-    keyFile = path.join(dir, "backups.key")
-    storage = path.join(dir, "backups")
-    const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>
-    configFile = path.join(dir, "now.json")
-    fs.writeFileSync(configFile, JSON.stringify({ ...config, storage: { local: { path: storage } }, docker_endpoint: "unix:///var/run/docker.sock" }, null, 2))
+    ;({ keyFile, configFile, storage } = await initNowConfig(dir))
     leave = await enterSwarm()
     await createService(service, {
       replicas: 2,

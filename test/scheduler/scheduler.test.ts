@@ -9,7 +9,7 @@ import { Alerts } from "../../src/alert/Alerts.ts"
 import type { Discovered, DockerTarget, Target } from "../../src/discovery/Target.ts"
 import { Targets } from "../../src/discovery/Target.ts"
 import { layerMetrics } from "../../src/metrics/layer.ts"
-import { runScheduler } from "../../src/scheduler/scheduler.ts"
+import { runScheduler, type SchedulerOptions } from "../../src/scheduler/scheduler.ts"
 import { fakeSnapshotter, memoryStorage, passthroughCodecs } from "../harness/fakes.ts"
 
 const container = (service: string, schedule?: string): DockerTarget => ({
@@ -60,20 +60,26 @@ const harness = (targets: ReadonlyArray<Target>, took: (target: Target) => Durat
       runFinished: () => Effect.sync(() => void (recorder.runs.at(-1)!.checkedIn = true))
     })
   )
-  return { recorder, layer }
+  /** Forks the scheduler on these fakes: daily at 01:00 UTC, one target at a time, no --run-now, unless `options` say otherwise. */
+  const start = (options: Partial<SchedulerOptions> = {}) =>
+    runScheduler({ schedule: "0 1 * * *", timeZone: "UTC", concurrency: 1, runNow: false, ...options }).pipe(
+      Effect.provide(layer),
+      Effect.forkChild
+    )
+  return { recorder, start }
 }
 
 const at = (iso: string) => new Date(iso).getTime()
 
+/** A recorded run's start as HH:MM (UTC). */
+const hhmm = (run: RecordedRun) => new Date(run.at).toISOString().slice(11, 16)
+
 describe("scheduler (test clock)", () => {
   it.effect("runs daily at 01:00 UTC by default, not before", () =>
     Effect.gen(function*() {
-      const { recorder, layer } = harness([container("db")])
+      const { recorder, start } = harness([container("db")])
       yield* TestClock.setTime(at("2026-03-10T00:30:00Z"))
-      const fiber = yield* runScheduler({ schedule: "0 1 * * *", timeZone: "UTC", concurrency: 1, runNow: false }).pipe(
-        Effect.provide(layer),
-        Effect.forkChild
-      )
+      const fiber = yield* start()
       yield* TestClock.adjust("29 minutes")
       assert.strictEqual(recorder.runs.length, 0)
       yield* TestClock.adjust("2 minutes")
@@ -85,12 +91,9 @@ describe("scheduler (test clock)", () => {
 
   it.effect("honours the schedule's time zone", () =>
     Effect.gen(function*() {
-      const { recorder, layer } = harness([container("db")])
+      const { recorder, start } = harness([container("db")])
       yield* TestClock.setTime(at("2026-07-01T00:00:00Z"))
-      const fiber = yield* runScheduler({ schedule: "0 3 * * *", timeZone: "Europe/Helsinki", concurrency: 1, runNow: false }).pipe(
-        Effect.provide(layer),
-        Effect.forkChild
-      )
+      const fiber = yield* start({ schedule: "0 3 * * *", timeZone: "Europe/Helsinki" })
       yield* TestClock.adjust("3 hours") // 03:00 in Helsinki (UTC+3 in July) is 00:00 UTC: already past
       yield* TestClock.adjust("1261 minutes") // to 00:01 UTC: the run itself takes a second
       assert.deepStrictEqual(recorder.runs.map((r) => new Date(r.at).toISOString()), ["2026-07-02T00:00:00.000Z"])
@@ -99,15 +102,12 @@ describe("scheduler (test clock)", () => {
 
   it.effect("a container's ubackup.schedule overrides the default for that container only", () =>
     Effect.gen(function*() {
-      const { recorder, layer } = harness([container("often", "*/15 * * * *"), container("daily")])
+      const { recorder, start } = harness([container("often", "*/15 * * * *"), container("daily")])
       yield* TestClock.setTime(at("2026-03-10T00:50:00Z"))
-      const fiber = yield* runScheduler({ schedule: "0 1 * * *", timeZone: "UTC", concurrency: 1, runNow: false }).pipe(
-        Effect.provide(layer),
-        Effect.forkChild
-      )
+      const fiber = yield* start()
       yield* TestClock.adjust("41 minutes")
       // only the default schedule's run checks in: a 15-minute container cannot vouch for the daily run
-      assert.deepStrictEqual(recorder.runs.map((r) => [new Date(r.at).toISOString().slice(11, 16), r.services.sort(), r.checkedIn]), [
+      assert.deepStrictEqual(recorder.runs.map((r) => [hhmm(r), r.services.sort(), r.checkedIn]), [
         ["01:00", ["daily", "often"], true],
         ["01:15", ["often"], false],
         ["01:30", ["often"], false]
@@ -119,14 +119,11 @@ describe("scheduler (test clock)", () => {
   it.effect("never two runs at once: what falls due during a long run runs once, right after it", () =>
     Effect.gen(function*() {
       // each backup takes 90 minutes; the schedule is hourly
-      const { recorder, layer } = harness([container("slow")], () => "90 minutes")
+      const { recorder, start } = harness([container("slow")], () => "90 minutes")
       yield* TestClock.setTime(at("2026-03-10T00:59:30Z"))
-      const fiber = yield* runScheduler({ schedule: "0 * * * *", timeZone: "UTC", concurrency: 1, runNow: false }).pipe(
-        Effect.provide(layer),
-        Effect.forkChild
-      )
+      const fiber = yield* start({ schedule: "0 * * * *" })
       yield* TestClock.adjust("5 hours")
-      const starts = recorder.runs.map((r) => new Date(r.at).toISOString().slice(11, 16))
+      const starts = recorder.runs.map(hhmm)
       // 01:00 runs until 02:30; 02:00 fell due meanwhile: it runs at 02:31 (the next minute), until 04:01;
       // 03:00 and 04:00 fell due meanwhile: one run at 04:02, until 05:32; then 05:00's run, at 05:33
       assert.deepStrictEqual(starts, ["01:00", "02:31", "04:02", "05:33"])
@@ -135,12 +132,9 @@ describe("scheduler (test clock)", () => {
 
   it.effect("--run-now backs up everything at start", () =>
     Effect.gen(function*() {
-      const { recorder, layer } = harness([container("a"), container("b", "0 0 1 1 *")])
+      const { recorder, start } = harness([container("a"), container("b", "0 0 1 1 *")])
       yield* TestClock.setTime(at("2026-03-10T12:00:30Z"))
-      const fiber = yield* runScheduler({ schedule: "0 1 * * *", timeZone: "UTC", concurrency: 2, runNow: true }).pipe(
-        Effect.provide(layer),
-        Effect.forkChild
-      )
+      const fiber = yield* start({ concurrency: 2, runNow: true })
       yield* TestClock.adjust("5 seconds")
       assert.deepStrictEqual(recorder.runs.map((r) => r.services.sort()), [["a", "b"]])
       yield* Fiber.interrupt(fiber)
@@ -148,39 +142,30 @@ describe("scheduler (test clock)", () => {
 
   it.effect("a slot that passes during the --run-now run runs when it ends", () =>
     Effect.gen(function*() {
-      const { recorder, layer } = harness([container("db")], () => "2 minutes")
+      const { recorder, start } = harness([container("db")], () => "2 minutes")
       yield* TestClock.setTime(at("2026-03-10T00:59:30Z"))
-      const fiber = yield* runScheduler({ schedule: "0 1 * * *", timeZone: "UTC", concurrency: 1, runNow: true }).pipe(
-        Effect.provide(layer),
-        Effect.forkChild
-      )
+      const fiber = yield* start({ runNow: true })
       yield* TestClock.adjust("10 minutes")
-      assert.deepStrictEqual(recorder.runs.map((r) => new Date(r.at).toISOString().slice(11, 16)), ["00:59", "01:02"])
+      assert.deepStrictEqual(recorder.runs.map(hhmm), ["00:59", "01:02"])
       yield* Fiber.interrupt(fiber)
     }))
 
   it.effect("the default schedule's run happens with no targets at all: it checks in", () =>
     Effect.gen(function*() {
-      const { recorder, layer } = harness([])
+      const { recorder, start } = harness([])
       yield* TestClock.setTime(at("2026-03-10T00:59:30Z"))
-      const fiber = yield* runScheduler({ schedule: "0 1 * * *", timeZone: "UTC", concurrency: 1, runNow: false }).pipe(
-        Effect.provide(layer),
-        Effect.forkChild
-      )
+      const fiber = yield* start()
       yield* TestClock.adjust("2 minutes")
-      assert.deepStrictEqual(recorder.runs.map((r) => [new Date(r.at).toISOString().slice(11, 16), r.checkedIn]), [["01:00", true]])
+      assert.deepStrictEqual(recorder.runs.map((r) => [hhmm(r), r.checkedIn]), [["01:00", true]])
       yield* Fiber.interrupt(fiber)
     }))
 
   it.effect("clocks going back: the repeated hour does not run twice", () =>
     Effect.gen(function*() {
       // New York, 2025-11-02: 01:00 EDT is 05:00Z, then 02:00 EDT becomes 01:00 EST (06:00Z)
-      const { recorder, layer } = harness([container("db")])
+      const { recorder, start } = harness([container("db")])
       yield* TestClock.setTime(at("2025-11-02T04:30:00Z"))
-      const fiber = yield* runScheduler({ schedule: "30 1 * * *", timeZone: "America/New_York", concurrency: 1, runNow: false }).pipe(
-        Effect.provide(layer),
-        Effect.forkChild
-      )
+      const fiber = yield* start({ schedule: "30 1 * * *", timeZone: "America/New_York" })
       yield* TestClock.adjust("4 hours")
       assert.deepStrictEqual(recorder.runs.map((r) => new Date(r.at).toISOString()), ["2025-11-02T05:30:00.000Z"])
       yield* Fiber.interrupt(fiber)
@@ -189,12 +174,9 @@ describe("scheduler (test clock)", () => {
   it.effect("clocks going forward: a time in the skipped hour runs at the jump, once", () =>
     Effect.gen(function*() {
       // New York, 2025-03-09: at 07:00Z the wall clock goes from 01:59 EST to 03:00 EDT; 02:30 never happens
-      const { recorder, layer } = harness([container("db")])
+      const { recorder, start } = harness([container("db")])
       yield* TestClock.setTime(at("2025-03-09T06:00:00Z"))
-      const fiber = yield* runScheduler({ schedule: "30 2 * * *", timeZone: "America/New_York", concurrency: 1, runNow: false }).pipe(
-        Effect.provide(layer),
-        Effect.forkChild
-      )
+      const fiber = yield* start({ schedule: "30 2 * * *", timeZone: "America/New_York" })
       yield* TestClock.adjust("25 hours")
       assert.deepStrictEqual(recorder.runs.map((r) => new Date(r.at).toISOString()), [
         "2025-03-09T07:00:00.000Z",
@@ -205,12 +187,9 @@ describe("scheduler (test clock)", () => {
 
   it.effect("does not ask Docker every minute when nothing can be due", () =>
     Effect.gen(function*() {
-      const { recorder, layer } = harness([container("db")])
+      const { recorder, start } = harness([container("db")])
       yield* TestClock.setTime(at("2026-03-10T02:00:00Z"))
-      const fiber = yield* runScheduler({ schedule: "0 1 * * *", timeZone: "UTC", concurrency: 1, runNow: false }).pipe(
-        Effect.provide(layer),
-        Effect.forkChild
-      )
+      const fiber = yield* start()
       yield* TestClock.adjust("1 hour")
       // a look every 5 minutes, for new ubackup.schedule labels, not 60
       assert.isAtMost(recorder.discoveries, 13)
@@ -226,13 +205,8 @@ describe("scheduler (real time)", () => {
       const wait = 60_000 - (Date.now() % 60_000)
       if (wait > 8_000) yield* Effect.sleep(`${wait - 5_000} millis`)
       const next = new Date(Math.ceil(Date.now() / 60_000) * 60_000)
-      const { recorder, layer } = harness([container("db")], () => "10 millis")
-      const fiber = yield* runScheduler({
-        schedule: `${next.getUTCMinutes()} ${next.getUTCHours()} * * *`,
-        timeZone: "UTC",
-        concurrency: 1,
-        runNow: false
-      }).pipe(Effect.provide(layer), Effect.forkChild)
+      const { recorder, start } = harness([container("db")], () => "10 millis")
+      const fiber = yield* start({ schedule: `${next.getUTCMinutes()} ${next.getUTCHours()} * * *` })
       yield* Effect.sleep(`${next.getTime() - Date.now() + 3_000} millis`)
       assert.deepStrictEqual(recorder.runs.map((r) => new Date(r.at).toISOString().slice(0, 16)), [next.toISOString().slice(0, 16)])
       yield* Fiber.interrupt(fiber)

@@ -11,7 +11,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeLocalStorage } from "../../src/storage/local.ts"
-import { start, ubackup } from "../harness/cli.ts"
+import { initKeys, start, ubackup } from "../harness/cli.ts"
 import { waitFor } from "../harness/tools.ts"
 
 const MiB = 1024 * 1024
@@ -36,10 +36,8 @@ describe("local storage", () => {
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-local-test-"))
-    const init = await ubackup(["init", "--dir", dir, "--type", "x25519"])
-    expect(init.code, init.stderr).toBe(0)
+    keyFile = (await initKeys(dir)).keyFile
     config = path.join(dir, "config.json")
-    keyFile = path.join(dir, "backups.key")
     root = path.join(dir, "backups")
   })
 
