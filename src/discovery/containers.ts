@@ -50,12 +50,15 @@ export const declaredCommand = (container: InspectedContainer): string | undefin
  * Compose project and service (`project-service`, as Compose names
  * containers), else the container name.
  */
+/** The container's name as `docker ps` shows it (the API's has a leading slash). */
+const nameOf = (container: InspectedContainer): string => container.Name.replace(/^\//, "")
+
 export const serviceName = (container: InspectedContainer): string => {
   const l = container.Config.Labels ?? {}
   const compose = l[labels.composeProject] && l[labels.composeService]
     ? `${l[labels.composeProject]}-${l[labels.composeService]}`
     : undefined
-  return l[labels.service] ?? l[labels.swarmService] ?? compose ?? container.Name.replace(/^\//, "")
+  return l[labels.service] ?? l[labels.swarmService] ?? compose ?? nameOf(container)
 }
 
 /** A target for a container that declares a command; `undefined` for one that does not. */
@@ -66,14 +69,15 @@ export const targetOf = (
   const commandText = declaredCommand(container)
   if (commandText === undefined) return undefined
   const l = container.Config.Labels ?? {}
-  const containerName = container.Name.replace(/^\//, "")
+  const containerName = nameOf(container)
   const service = serviceName(container)
   const taskId = container.Id.slice(0, 12)
+  const isVolume = commandText.trim() === volumeCommand
   const invalid = (reason: string): InvalidTarget => ({ _tag: "Invalid", service, taskId, containerName, commandText, reason })
 
   if (!isSafeName(service)) return invalid(`service name ${JSON.stringify(service)} is not usable as a folder name`)
   // a volume archive is a tar stream: say so in its name unless the label says otherwise
-  const fileExtension = l[labels.fileExtension] ?? (commandText.trim() === volumeCommand ? ".tar" : "")
+  const fileExtension = l[labels.fileExtension] ?? (isVolume ? ".tar" : "")
   if (fileExtension !== "" && !isFileExtension(fileExtension)) {
     return invalid(`label ${labels.fileExtension}=${JSON.stringify(fileExtension)} is not an extension such as .sql`)
   }
@@ -92,7 +96,7 @@ export const targetOf = (
   }
 
   let command: DockerCommand
-  if (commandText.trim() === volumeCommand) {
+  if (isVolume) {
     const volumes = (container.Mounts ?? []).filter((mount) => mount.Type === "volume")
     if (volumes.length !== 1 || volumes[0]!.Destination === undefined) {
       return invalid(`${volumeCommand} needs exactly one volume mounted in the container; it has ${volumes.length}`)

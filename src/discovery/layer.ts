@@ -7,13 +7,13 @@ import { Effect, Layer } from "effect"
 import type Dockerode from "dockerode"
 import { parseDuration } from "../config/duration.ts"
 import type { Config } from "../config/schema.ts"
+import { statusOf } from "../docker/client.ts"
 import { type InspectedContainer, targetOf } from "./containers.ts"
 import { DiscoveryError, type DockerTarget, type InvalidTarget, type StaticTarget, Targets } from "./Target.ts"
 
 /** Static targets run on this host; their task ID is `static`. */
-export const staticTargets = (config: Config): ReadonlyArray<StaticTarget> => {
-  const timeoutMs = config.targetTimeout === undefined ? undefined : parseDuration(config.targetTimeout)
-  return config.staticTargets.map((target) => ({
+export const staticTargets = (config: Config, timeoutMs: number | undefined): ReadonlyArray<StaticTarget> =>
+  config.staticTargets.map((target) => ({
     _tag: "Static",
     service: target.serviceName,
     taskId: "static",
@@ -21,7 +21,6 @@ export const staticTargets = (config: Config): ReadonlyArray<StaticTarget> => {
     fileExtension: target.fileExtension ?? "",
     timeoutMs
   }))
-}
 
 /** Running containers and what they declare; stopped containers are not listed, so never backed up. */
 export const discoverContainers = (docker: Dockerode, endpoint: string, defaultTimeoutMs: number | undefined) =>
@@ -34,10 +33,11 @@ export const discoverContainers = (docker: Dockerode, endpoint: string, defaultT
       (summary) =>
         Effect.tryPromise({
           try: () => docker.getContainer(summary.Id).inspect() as Promise<InspectedContainer>,
-          catch: fail
+          catch: (cause) => cause
         }).pipe(
-          // a container that went away between list and inspect has nothing to back up
-          Effect.catchIf((error) => /no such container/i.test(error.detail), () => Effect.succeed(undefined))
+          // a container that went away between list and inspect (404) has nothing to back up
+          Effect.catchIf((cause) => statusOf(cause) === 404, () => Effect.succeed(undefined)),
+          Effect.mapError(fail)
         ),
       { concurrency: 8 }
     )
@@ -54,17 +54,20 @@ export const discoverContainers = (docker: Dockerode, endpoint: string, defaultT
 
 /** `docker` is the engine client when Docker discovery is on (see dockerEndpoint), else undefined. */
 export const layerTargets = (config: Config, docker: { readonly client: Dockerode; readonly endpoint: string } | undefined) =>
-  Layer.succeed(Targets, {
+{
+  // the config does not change between runs: its targets' timeout and the static targets are made once
+  const timeoutMs = config.targetTimeout === undefined ? undefined : parseDuration(config.targetTimeout)
+  const statics = staticTargets(config, timeoutMs)
+  return Layer.succeed(Targets, {
     discover: Effect.gen(function*() {
-      const statics = staticTargets(config)
       if (docker === undefined) return { targets: statics, invalid: [] }
-      const timeoutMs = config.targetTimeout === undefined ? undefined : parseDuration(config.targetTimeout)
       const found = yield* discoverContainers(docker.client, docker.endpoint, timeoutMs)
       // containers sorted by service, then task, so runs and summaries are stable
       const containers = [...found.targets].sort((a, b) => `${a.service}/${a.taskId}`.localeCompare(`${b.service}/${b.taskId}`))
       return { targets: [...containers, ...statics], invalid: found.invalid }
     })
   })
+}
 
 /**
  * Where Docker discovery looks: the config's `docker_endpoint`; without it,

@@ -163,6 +163,16 @@ export const statusOf = (cause: unknown): number | undefined => {
   return typeof status === "number" ? status : undefined
 }
 
+/**
+ * One engine call, given an AbortSignal that interruption fires, bounded by
+ * `timeout` so a hung engine cannot hold a backup forever. Fails with
+ * dockerode's own error (see statusOf, describeDockerError).
+ */
+export const callApi = <A>(call: (signal: AbortSignal) => Promise<A>, timeout: Duration.Input) =>
+  Effect.tryPromise({ try: call, catch: (cause) => cause }).pipe(
+    Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.fail(new Error("the engine did not answer")) })
+  )
+
 /** A dockerode or socket error as one line a user can act on. */
 export const describeDockerError = (cause: unknown): string => {
   if (typeof cause !== "object" || cause === null) return String(cause)

@@ -35,7 +35,5 @@ export const makeEncryption = (recipients: ReadonlyArray<Recipient>): Encryption
       // sealed only after the input ended cleanly: a failed input never gets a final chunk
       finish: () => withPrelude(age.finish())
     }
-  }, (cause): never => {
-    throw cause
   })
 })

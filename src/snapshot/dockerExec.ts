@@ -23,7 +23,7 @@ import * as fs from "node:fs"
 import { Readable } from "node:stream"
 import { describeTarget, type DockerCommand, type DockerTarget } from "../discovery/Target.ts"
 import { transformBytes } from "../stream/bytes.ts"
-import { describeDockerError, statusOf } from "../docker/client.ts"
+import { callApi, describeDockerError, statusOf } from "../docker/client.ts"
 import { OutputTail } from "./command.ts"
 import { SnapshotError } from "./Snapshotter.ts"
 
@@ -131,11 +131,6 @@ const containerWait = Duration.seconds(2)
 /** Bound on each small API call, so a hung engine cannot hold a stream's end forever. */
 const callTimeout = Duration.seconds(15)
 
-const callApi = <A>(call: (signal: AbortSignal) => Promise<A>) =>
-  Effect.tryPromise({ try: call, catch: (cause) => cause }).pipe(
-    Effect.timeoutOrElse({ duration: callTimeout, orElse: () => Effect.fail(new Error("the engine did not answer")) })
-  )
-
 /**
  * True when `pid`, as this process sees it, runs in the container: its cgroup
  * names the container's full ID. A PID the engine reports from another PID
@@ -200,7 +195,7 @@ const killGrace = Duration.seconds(3)
  */
 const stopExecProcess = (exec: Dockerode.Exec, target: ExecTarget, source: string) =>
   Effect.gen(function*() {
-    const info = yield* callApi((signal) => exec.inspect({ abortSignal: signal }))
+    const info = yield* callApi((signal) => exec.inspect({ abortSignal: signal }), callTimeout)
     if (!info.Running || !(info.Pid > 0)) return
     if (!inContainer(info.Pid, target.containerId)) {
       return yield* Effect.logWarning(
@@ -248,7 +243,7 @@ export const dockerExecSnapshot = (client: Dockerode, target: ExecTarget): Strea
           AttachStderr: true,
           Tty: false,
           abortSignal: signal
-        })
+        }), callTimeout
       ).pipe(Effect.mapError((cause) =>
         // an answer from the engine (404 no such container, 409 not running) means this exec cannot start;
         // no answer at all is the engine's problem
@@ -258,7 +253,7 @@ export const dockerExecSnapshot = (client: Dockerode, target: ExecTarget): Strea
     )
     const socket = yield* Effect.acquireRelease(
       // interruptible, unlike the rest of an acquisition: a request that hangs is aborted, not waited for
-      Effect.interruptible(callApi((signal) => exec.start({ hijack: true, stdin: false, abortSignal: signal }))).pipe(
+      Effect.interruptible(callApi((signal) => exec.start({ hijack: true, stdin: false, abortSignal: signal }), callTimeout)).pipe(
         Effect.mapError((cause) =>
           fail(statusOf(cause) === undefined ? "Docker" : "Start", `cannot start the exec: ${describeDockerError(cause)}`)
         ),
@@ -271,8 +266,8 @@ export const dockerExecSnapshot = (client: Dockerode, target: ExecTarget): Strea
       (socket) => Effect.sync(() => socket.destroy())
     )
 
-    const inspect = callApi((signal) => exec.inspect({ abortSignal: signal }))
-    const containerRunning = callApi((signal) => container.inspect({ abortSignal: signal })).pipe(
+    const inspect = callApi((signal) => exec.inspect({ abortSignal: signal }), callTimeout)
+    const containerRunning = callApi((signal) => container.inspect({ abortSignal: signal }), callTimeout).pipe(
       Effect.map((info) => info.State.Running && !info.State.Restarting),
       Effect.orElseSucceed(() => false) // gone (404) counts as down
     )

@@ -14,22 +14,16 @@ import type Dockerode from "dockerode"
 import { Duration, Effect, Schedule, Stream } from "effect"
 import { Readable } from "node:stream"
 import { describeTarget, type DockerCommand, type DockerTarget } from "../discovery/Target.ts"
-import { describeDockerError, statusOf } from "../docker/client.ts"
+import { callApi, describeDockerError, statusOf } from "../docker/client.ts"
 import { transformBytes } from "../stream/bytes.ts"
 import { SnapshotError } from "./Snapshotter.ts"
 
 export type VolumeTarget = DockerTarget & { readonly command: Extract<DockerCommand, { readonly _tag: "Volume" }> }
 
-
 /** Bound on the small API calls (inspect, start), so a hung engine cannot hold a backup forever. */
 const callTimeout = Duration.seconds(30)
 /** Bound on docker stop, which itself takes up to the container's stop timeout. */
 const stopTimeout = Duration.minutes(5)
-
-const callApi = <A>(call: (signal: AbortSignal) => Promise<A>, timeout = callTimeout) =>
-  Effect.tryPromise({ try: call, catch: (cause) => cause }).pipe(
-    Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.fail(new Error("the engine did not answer")) })
-  )
 
 const tarBlock = 512
 
@@ -68,7 +62,7 @@ export const requireTarEnd = transformBytes(() => {
 
 /** Starts a container this module stopped; a release, so it logs rather than fails. */
 const startAgain = (container: Dockerode.Container, source: string) =>
-  callApi(() => container.start()).pipe(
+  callApi(() => container.start(), callTimeout).pipe(
     // 304: already running (someone else started it)
     Effect.catch((cause) => (statusOf(cause) === 304 ? Effect.void : Effect.fail(cause))),
     Effect.retry({ schedule: Schedule.spaced("1 second"), times: 2 }),
@@ -86,7 +80,7 @@ const startAgain = (container: Dockerode.Container, source: string) =>
 const stoppedForBackup = (container: Dockerode.Container, source: string, fail: (detail: string) => SnapshotError) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
-      const info = yield* callApi((signal) => container.inspect({ abortSignal: signal })).pipe(
+      const info = yield* callApi((signal) => container.inspect({ abortSignal: signal }), callTimeout).pipe(
         Effect.mapError((cause) => fail(`cannot inspect the container: ${describeDockerError(cause)}`))
       )
       if (!info.State.Running) return false

@@ -20,9 +20,10 @@ export interface ByteTransform {
  * Runs a `ByteTransform` over a stream. `finish` runs only after the input
  * ended cleanly, never after a failure, so a failed input cannot be mistaken
  * for a complete one downstream. A `push` or `finish` that throws fails the
- * stream with `onError(thrown)`.
+ * stream with `onError(thrown)`, or, without `onError`, dies with it (a bug,
+ * not an expected failure).
  */
-export const transformBytes = <E2>(make: () => ByteTransform, onError: (cause: unknown) => E2) =>
+export const transformBytes = <E2 = never>(make: () => ByteTransform, onError?: (cause: unknown) => E2) =>
 <E, R>(input: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | E2, R> =>
   Stream.transformPull(input, (pull) =>
     Effect.sync(() => {
@@ -32,7 +33,7 @@ export const transformBytes = <E2>(make: () => ByteTransform, onError: (cause: u
         try {
           return Effect.succeed(produce())
         } catch (cause) {
-          return Effect.fail(onError(cause))
+          return onError === undefined ? Effect.die(cause) : Effect.fail(onError(cause))
         }
       }
       const next: Pull.Pull<NonEmptyReadonlyArray<Uint8Array>, E | E2> = Effect.gen(function*() {
@@ -84,8 +85,6 @@ export const toBlocks = (pool: BlockPool) =>
       },
       finish: () => (block !== undefined && filled > 0 ? [block.subarray(0, filled)] : [])
     }
-  }, (cause): never => {
-    throw cause
   })
 
 /** Calls `f` with every batch's total size, passing the batch on. */
