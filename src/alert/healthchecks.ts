@@ -12,10 +12,11 @@
  */
 import { Effect, Redacted } from "effect"
 import * as crypto from "node:crypto"
+import { failedOutcomes } from "../pipeline/run.ts"
 import type { RunReport } from "./Alerts.ts"
 import { extendUrl, send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
-import { failedOutcomes, runReportText, truncateUtf8 } from "./text.ts"
+import { runReportText, truncateUtf8 } from "./text.ts"
 
 export const sinkName = "healthchecks"
 
@@ -53,7 +54,7 @@ export const makeHealthchecks = (options: HealthchecksOptions): AlertSink => {
     const key = report.startedAt.getTime()
     const rid = runIds.get(key)
     runIds.delete(key)
-    const failed = failedOutcomes(report).length > 0
+    const failed = failedOutcomes(report.outcomes).length > 0
     const reply = yield* send({
       sink: sinkName,
       what: failed ? "fail ping" : "success ping",

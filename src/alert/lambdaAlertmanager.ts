@@ -14,11 +14,11 @@
  * scheme://host only.
  */
 import { Clock, Effect, Redacted } from "effect"
-import type { Outcome } from "../pipeline/run.ts"
+import { errorOf, type Outcome } from "../pipeline/run.ts"
 import type { RunReport } from "./Alerts.ts"
 import { send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
-import { errorOf, hostSubject, targetSubject } from "./text.ts"
+import { hostSubject, targetSubject } from "./text.ts"
 
 export const sinkName = "lambda-alertmanager"
 

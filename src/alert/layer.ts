@@ -26,8 +26,6 @@ export const none = Alerts.of({
   runFinished: () => Effect.void
 })
 
-export const layerNone = Layer.succeed(Alerts, none)
-
 /** The sinks `config` asks for, in a fixed order (the order of their log lines). */
 export const sinksFromConfig = (config: Config, hostname: string): ReadonlyArray<AlertSink> => {
   const sinks: Array<AlertSink> = []

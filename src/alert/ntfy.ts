@@ -8,10 +8,10 @@
  * protects a topic on a public server, so the URL is shown as scheme://host.
  */
 import { Effect, Redacted } from "effect"
-import type { Outcome } from "../pipeline/run.ts"
+import { errorOf, type Outcome } from "../pipeline/run.ts"
 import { send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
-import { errorOf, targetSubject, truncateUtf8 } from "./text.ts"
+import { targetSubject, truncateUtf8 } from "./text.ts"
 
 export const sinkName = "ntfy"
 

@@ -14,10 +14,10 @@
  * stored replica does not make the service's backup good.
  */
 import { Clock, Effect } from "effect"
-import type { Outcome } from "../pipeline/run.ts"
+import { errorOf, type Outcome } from "../pipeline/run.ts"
 import { send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
-import { errorOf, targetSubject } from "./text.ts"
+import { targetSubject } from "./text.ts"
 
 export const sinkName = "prometheus-alertmanager"
 export const alertName = "UbackupBackupFailed"

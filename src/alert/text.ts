@@ -3,7 +3,7 @@
  * byte for byte as µbackup wrote them) and a run's summary.
  */
 import { formatDuration } from "../config/duration.ts"
-import type { Outcome } from "../pipeline/run.ts"
+import { errorOf, failedOutcomes } from "../pipeline/run.ts"
 import type { RunReport } from "./Alerts.ts"
 
 /** `µbackup <hostname>`: the dead man's switch subject. U+00B5, not Greek mu U+03BC. */
@@ -12,16 +12,12 @@ export const hostSubject = (hostname: string) => `\u00b5backup ${hostname}`
 /** `µbackup <hostname>: <service>`: a failure alert's subject. */
 export const targetSubject = (hostname: string, service: string) => `${hostSubject(hostname)}: ${service}`
 
-export const errorOf = (outcome: Outcome): string => (outcome.result._tag === "Failed" ? outcome.result.error : "")
-
-export const failedOutcomes = (report: RunReport) => report.outcomes.filter((outcome) => outcome.result._tag === "Failed")
-
 /** `3 targets: 2 stored, 1 failed (db) in 1m2s`, or `no targets in 12ms`. */
 export const runSummary = (report: RunReport): string => {
   const took = formatDuration(Math.max(0, report.finishedAt.getTime() - report.startedAt.getTime()))
   const total = report.outcomes.length
   if (total === 0) return `no targets in ${took}`
-  const failed = failedOutcomes(report)
+  const failed = failedOutcomes(report.outcomes)
   const failedText = failed.length === 0 ? "0 failed" : `${failed.length} failed (${[...new Set(failed.map((o) => o.service))].join(", ")})`
   return `${total} target${total === 1 ? "" : "s"}: ${total - failed.length} stored, ${failedText} in ${took}`
 }
@@ -30,7 +26,7 @@ export const runSummary = (report: RunReport): string => {
 export const runReportText = (report: RunReport): string =>
   [
     runSummary(report),
-    ...failedOutcomes(report).map((outcome) => `\n${outcome.service} (${outcome.source}) failed:\n${errorOf(outcome)}`)
+    ...failedOutcomes(report.outcomes).map((outcome) => `\n${outcome.service} (${outcome.source}) failed:\n${errorOf(outcome)}`)
   ].join("\n") + "\n"
 
 const marker = "\n…[truncated]\n"

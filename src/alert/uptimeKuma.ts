@@ -10,10 +10,11 @@
  * secret.
  */
 import { Effect, Redacted } from "effect"
+import { failedOutcomes } from "../pipeline/run.ts"
 import type { RunReport } from "./Alerts.ts"
 import { extendUrl, send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
-import { failedOutcomes, runSummary } from "./text.ts"
+import { runSummary } from "./text.ts"
 
 export const sinkName = "uptime-kuma"
 
@@ -23,7 +24,7 @@ export interface UptimeKumaOptions {
 
 export const makeUptimeKuma = (options: UptimeKumaOptions): AlertSink => {
   const runFinished = Effect.fn("uptimeKuma.runFinished")(function*(report: RunReport) {
-    const down = failedOutcomes(report).length > 0
+    const down = failedOutcomes(report.outcomes).length > 0
     // Uptime Kuma accepts a ping of 0..1e11 ms
     const ping = Math.min(1e11, Math.max(0, Math.round(report.finishedAt.getTime() - report.startedAt.getTime())))
     yield* send({

@@ -10,11 +10,11 @@
  * path) and the header values (Authorization…) are secrets.
  */
 import { Clock, Effect, Redacted } from "effect"
-import type { Outcome } from "../pipeline/run.ts"
+import { errorOf, failedOutcomes, type Outcome } from "../pipeline/run.ts"
 import type { RunReport } from "./Alerts.ts"
 import { displayUrl, send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
-import { errorOf, failedOutcomes, hostSubject, runReportText, targetSubject } from "./text.ts"
+import { hostSubject, runReportText, targetSubject } from "./text.ts"
 
 export interface WebhookOptions {
   readonly url: Redacted.Redacted<string>
@@ -79,7 +79,7 @@ export const makeWebhook = (options: WebhookOptions): AlertSink => {
   })
 
   const runFinished = Effect.fn("webhook.runFinished")(function*(report: RunReport) {
-    const failed = failedOutcomes(report)
+    const failed = failedOutcomes(report.outcomes)
     const common = { title: hostSubject(options.hostname), message: runReportText(report).trimEnd() }
     yield* post("run_finished", "run_finished event", common, {
       success: failed.length === 0,

@@ -1,26 +1,16 @@
 /** now: back up every target once */
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
-import * as os from "node:os"
 import { loadConfig } from "../config/load.ts"
 import { formatDuration } from "../config/duration.ts"
 import { describeTarget, Targets } from "../discovery/Target.ts"
 import { writeTextfile } from "../metrics/publish.ts"
 import { runReported } from "../pipeline/reported.ts"
-import type { Outcome } from "../pipeline/run.ts"
+import { failedOutcomes, type Outcome } from "../pipeline/run.ts"
 import { formatBytes } from "./backup.ts"
 import { printLine } from "./io.ts"
 import { runLayers } from "./runtime.ts"
-import { configFlag } from "./shared.ts"
-
-/** Backups yield the CPU to the services they back up, as µbackup did (nice 19). */
-const lowerPriority = Effect.sync(() => {
-  try {
-    os.setPriority(19)
-  } catch {
-    // a priority that cannot be lowered is no reason not to back up
-  }
-})
+import { configFlag, lowerPriority } from "./shared.ts"
 
 const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
@@ -67,7 +57,7 @@ export const now = Command.make(
         const { outcomes, checkInError } = yield* runReported(discovered, { concurrency: loaded.config.concurrency })
         yield* printLine(outcomes.length === 0 ? "no targets" : summaryTable(outcomes))
         if (loaded.config.metricsTextfile !== undefined) yield* writeTextfile(loaded.config.metricsTextfile)
-        const failed = outcomes.filter((outcome) => outcome.result._tag === "Failed").length
+        const failed = failedOutcomes(outcomes).length
         if (failed > 0) return yield* Effect.fail(new RunFailed(`${failed} of ${outcomes.length} target(s) failed`))
         // µbackup's rule: a check-in that fails fails the run, even when every backup was stored
         if (checkInError !== undefined) return yield* Effect.fail(checkInError)

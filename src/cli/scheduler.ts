@@ -2,7 +2,6 @@
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as fs from "node:fs/promises"
-import * as os from "node:os"
 import * as path from "node:path"
 import { loadConfig } from "../config/load.ts"
 import { serveMetrics } from "../metrics/publish.ts"
@@ -11,7 +10,7 @@ import { systemdUnit } from "../scheduler/systemd.ts"
 import { InputFileError, printLine } from "./io.ts"
 import { stopIsSuccess } from "./exit.ts"
 import { runLayers } from "./runtime.ts"
-import { configFlag } from "./shared.ts"
+import { configFlag, lowerPriority } from "./shared.ts"
 
 /** bin/ubackup says where it is; run any other way, the launcher sits beside the bundle. */
 const launcherPath = () =>
@@ -27,11 +26,7 @@ const run = Command.make(
     Effect.gen(function*() {
       // SIGTERM/SIGINT is how a service manager stops the scheduler: a clean exit (0)
       stopIsSuccess()
-      try {
-        os.setPriority(19) // backups yield the CPU to the services they back up, as µbackup did
-      } catch {
-        // not being able to lower the priority is no reason not to back up
-      }
+      yield* lowerPriority
       const loaded = yield* loadConfig(config)
       const { config: c } = loaded
       yield* Effect.gen(function*() {

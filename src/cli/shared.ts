@@ -1,6 +1,7 @@
 /** Flags and helpers several verb groups share. */
 import { Effect, type Option } from "effect"
 import { Flag } from "effect/cli"
+import * as os from "node:os"
 import { pipelineLayer, storageLayer } from "../config/layers.ts"
 import { loadConfig } from "../config/load.ts"
 
@@ -18,3 +19,12 @@ export const withStorage = (config: Option.Option<string>) => <A, E, R>(effect: 
 export const withPipeline = (config: Option.Option<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(effect, pipelineLayer(loaded))))
 
+
+/** Backups yield the CPU to the services they back up, as µbackup did (nice 19). */
+export const lowerPriority = Effect.sync(() => {
+  try {
+    os.setPriority(19)
+  } catch {
+    // a priority that cannot be lowered is no reason not to back up
+  }
+})

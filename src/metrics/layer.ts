@@ -6,6 +6,7 @@
  */
 import { Effect, Layer } from "effect"
 import type { RunReport } from "../alert/Alerts.ts"
+import { failedOutcomes } from "../pipeline/run.ts"
 import { Metrics } from "./Metrics.ts"
 
 interface ServiceState {
@@ -80,7 +81,7 @@ export const makeMetrics = (): Metrics["Service"] => {
         lastRun = {
           finishedAt: report.finishedAt.getTime(),
           targets: report.outcomes.length,
-          failed: report.outcomes.filter((outcome) => outcome.result._tag === "Failed").length,
+          failed: failedOutcomes(report.outcomes).length,
           durationMs: report.finishedAt.getTime() - report.startedAt.getTime()
         }
       }),

@@ -28,6 +28,12 @@ export interface Outcome {
     | { readonly _tag: "Failed"; readonly error: string }
 }
 
+/** Why the target failed; "" for one that was stored. */
+export const errorOf = (outcome: Outcome): string => (outcome.result._tag === "Failed" ? outcome.result.error : "")
+
+export const failedOutcomes = (outcomes: ReadonlyArray<Outcome>): ReadonlyArray<Outcome> =>
+  outcomes.filter((outcome) => outcome.result._tag === "Failed")
+
 const messageOf = (error: unknown): string =>
   error instanceof Error ? error.message || error.name : typeof error === "string" ? error : JSON.stringify(error)
 
@@ -82,7 +88,7 @@ export const runAll = (discovered: Discovered, options: RunOptions) =>
     const report = options.onOutcome ?? (() => Effect.void)
     const invalid = discovered.invalid.map(invalidOutcome)
     for (const outcome of invalid) {
-      yield* Effect.logError(`${outcome.service}: failed: ${outcome.result._tag === "Failed" ? outcome.result.error : ""}`)
+      yield* Effect.logError(`${outcome.service}: failed: ${errorOf(outcome)}`)
       yield* report(outcome)
     }
     const outcomes = yield* Effect.forEach(

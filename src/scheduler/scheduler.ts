@@ -18,6 +18,7 @@ import { Clock, Cron, Effect } from "effect"
 import type { Discovered, Target } from "../discovery/Target.ts"
 import { Targets } from "../discovery/Target.ts"
 import { runReported } from "../pipeline/reported.ts"
+import { failedOutcomes } from "../pipeline/run.ts"
 import { parseCron } from "./cron.ts"
 
 export interface SchedulerOptions {
@@ -110,7 +111,7 @@ const schedulerLoop = (options: SchedulerOptions, state: { running: boolean }) =
       Effect.sync(() => void (state.running = true)).pipe(
         Effect.andThen(runReported(discovered, { concurrency: options.concurrency, whole })),
         Effect.tap(({ outcomes, checkInError }) => {
-          const failed = outcomes.filter((outcome) => outcome.result._tag === "Failed").length
+          const failed = failedOutcomes(outcomes).length
           return Effect.andThen(
             failed === 0
               ? Effect.logInfo(`run finished: ${outcomes.length} target(s) stored`)
