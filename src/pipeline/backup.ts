@@ -12,14 +12,20 @@ import * as os from "node:os"
 import { Compression } from "../compression/Compression.ts"
 import { Encryption } from "../encryption/Encryption.ts"
 import { Storage, type StoredBackup } from "../storage/Storage.ts"
-import { countBytes } from "../stream/bytes.ts"
+import { countBytes, limitBytes } from "../stream/bytes.ts"
 import { reclaimEvery } from "../stream/memory.ts"
+import { printableLine } from "../text/printable.ts"
 import { backupId, fileExtensionProblem, nameProblem } from "./names.ts"
 
-/** The host name that goes into backup IDs; os.hostname() unless provided. */
+/**
+ * The host name that goes into backup IDs; os.hostname() unless provided.
+ * Letters, digits, `.` and `-` only: `_` separates the ID's parts.
+ */
 export const Hostname = Context.Reference<string>("ubackup/Hostname", {
-  defaultValue: () => os.hostname().replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[.-]+/, "") || "host"
+  defaultValue: () => os.hostname().replace(/[^A-Za-z0-9.-]/g, "-").replace(/^[.-]+/, "") || "host"
 })
+
+const isHostname = (name: string) => /^[A-Za-z0-9][A-Za-z0-9.-]{0,199}$/.test(name) && !name.includes("..")
 
 export class InvalidBackupName extends Schema.TaggedError<InvalidBackupName>()("InvalidBackupName", {
   detail: Schema.String
@@ -39,6 +45,17 @@ export class EmptySnapshot extends Schema.TaggedError<EmptySnapshot>()("EmptySna
   }
 }
 
+/** A snapshot that grew past its limit (config `max_backup_bytes`, label `ubackup.max_backup_bytes`): nothing is stored. */
+export class BackupTooLarge extends Schema.TaggedError<BackupTooLarge>()("BackupTooLarge", {
+  service: Schema.String,
+  source: Schema.String,
+  maxBytes: Schema.Number
+}) {
+  override get message() {
+    return `${this.source} produced more than ${this.maxBytes} bytes (max_backup_bytes): stopped, nothing was stored for ${this.service}`
+  }
+}
+
 export interface BackupRequest<E> {
   readonly service: string
   readonly taskId: string
@@ -47,6 +64,8 @@ export interface BackupRequest<E> {
   /** Where the bytes come from, for messages: `stdin`, `docker exec db1 pg_dump …`. */
   readonly sourceName: string
   readonly snapshot: Stream.Stream<Uint8Array, E>
+  /** Fail the backup, storing nothing, once the snapshot has produced more bytes than this. */
+  readonly maxBytes?: number | undefined
 }
 
 export interface BackupResult extends StoredBackup {
@@ -65,6 +84,9 @@ export const backupOne = <E>(request: BackupRequest<E>) =>
     const encryption = yield* Encryption
     const storage = yield* Storage
     const hostname = yield* Hostname
+    if (!isHostname(hostname)) {
+      return yield* new InvalidBackupName({ detail: `host name ${JSON.stringify(printableLine(hostname))} is not allowed: use letters, digits, . and -` })
+    }
     const started = yield* Clock.currentTimeMillis
     const id = backupId({
       service: request.service,
@@ -77,11 +99,16 @@ export const backupOne = <E>(request: BackupRequest<E>) =>
     })
     let bytesIn = 0
     const reclaim = reclaimEvery()
+    const { maxBytes } = request
     const snapshot = request.snapshot.pipe(
       countBytes((bytes) => {
         bytesIn += bytes
         reclaim(bytes)
       }),
+      // checked as the bytes arrive, before they go on to be stored
+      (stream) => maxBytes === undefined ? stream : stream.pipe(limitBytes(maxBytes, () =>
+        new BackupTooLarge({ service: request.service, source: request.sourceName, maxBytes })
+      )),
       // checked before the stages downstream may finish their output
       Stream.concat(Stream.fromEffectDrain(Effect.suspend(() =>
         bytesIn === 0 ? Effect.fail(new EmptySnapshot({ service: request.service, source: request.sourceName })) : Effect.void

@@ -1,7 +1,10 @@
 /**
  * The storage stage: where finished backups live. `put` publishes an object
  * only after its stream ended cleanly; a failed or interrupted stream leaves
- * nothing behind (no file, no object, no open multipart upload).
+ * nothing behind (no file, no object, no open multipart upload). It never
+ * replaces an object: when the ID is taken, the backup is published under
+ * the first free numbered variant of it (`withSequence` in
+ * src/pipeline/names.ts), and `put` returns the ID it used.
  */
 import { Context, type Effect, Schema, type Stream } from "effect"
 
@@ -17,6 +20,7 @@ export const StorageFailure = Schema.Literals([
   "InvalidId", //      not `<service>/<file>`
   "AccessDenied", //   credentials or permissions
   "Unavailable", //    cannot reach or use the storage
+  "Conflict", //       another writer took the ID while the backup was being written
   "Failed" //          anything else
 ])
 export type StorageFailure = typeof StorageFailure.Type
@@ -33,14 +37,37 @@ export class StorageError extends Schema.TaggedError<StorageError>()("StorageErr
   }
 }
 
+export interface CleanupOptions {
+  /** What is left of a backup that stopped (a temporary file, an open multipart upload) with no activity for this long. */
+  readonly olderThanMs: number
+  /** Only the leftovers of backups with this host name in their ID; every host's when undefined. */
+  readonly hostname?: string | undefined
+}
+
+export interface CleanupResult {
+  /** What was removed: the backup IDs the leftovers were for. */
+  readonly removed: ReadonlyArray<string>
+  /** Leftovers not removed: still active (younger than olderThanMs) or another host's. */
+  readonly kept: number
+}
+
 export class Storage extends Context.Service<Storage, {
   /** Where backups go, for logs: `local /var/backups`, `s3://bucket`. No secrets. */
   readonly location: string
-  /** Streams `body` into the object `id`; publishes it only if `body` ends cleanly. */
+  /**
+   * Streams `body` into the object `id` (or, when taken, its first free
+   * numbered variant); publishes it only if `body` ends cleanly.
+   */
   readonly put: <E>(id: string, body: Stream.Stream<Uint8Array, E>) => Effect.Effect<StoredBackup, E | StorageError>
   readonly get: (id: string) => Stream.Stream<Uint8Array, StorageError>
   /** The backups of one service, oldest first. */
   readonly list: (service: string) => Effect.Effect<ReadonlyArray<StoredBackup>, StorageError>
   /** Every service that has backups, sorted. */
   readonly listServices: Effect.Effect<ReadonlyArray<string>, StorageError>
+  /**
+   * Removes what backups that were killed (SIGKILL, a crash, a power cut)
+   * left behind, and only that: ubackup's own temporary files or multipart
+   * uploads, recognised by their backup ID, inactive for `olderThanMs`.
+   */
+  readonly cleanup: (options: CleanupOptions) => Effect.Effect<CleanupResult, StorageError>
 }>()("ubackup/Storage") {}

@@ -1,19 +1,33 @@
 /**
  * Local directory storage, the embedded default. The backup `<id>` lives at
  * `<root>/<id>`. A backup is written to a hidden temporary file in the target
- * folder, fsynced, then renamed into place: readers never see a partial file,
- * and a failed or interrupted backup removes its temporary file.
+ * folder, fsynced, then hard-linked to its name: link(2) never replaces an
+ * existing file (a rename would), so a name that is taken meanwhile makes
+ * the backup take the next numbered ID instead. Readers never see a partial
+ * file, and a failed or interrupted backup removes its temporary file.
+ *
+ * The storage root must not be writable by other users (they could plant or
+ * swap files), and `get`/`list` never follow a symlink out of it.
  */
-import { Effect, Layer, Stream } from "effect"
+import { Clock, Effect, Layer, Stream } from "effect"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as path from "node:path"
-import { isBackupId, isSafeName } from "../pipeline/names.ts"
-import { Storage, type StoredBackup, StorageError } from "./Storage.ts"
+import { compareBackupIds, isBackupId, isSafeName, parseBackupId, withSequence } from "../pipeline/names.ts"
+import { type CleanupOptions, type CleanupResult, Storage, type StoredBackup, StorageError } from "./Storage.ts"
 
 const isTemporary = (name: string) => name.startsWith(".")
+
+/** `.<file name of the ID>.<12 hex>.partial`: a backup being written (or one that was killed while it was). */
+const temporaryName = /^\.(.+)\.[0-9a-f]{12}\.partial$/
+
+/** More backups of one service, task and host in one minute than this is a runaway loop, not a schedule. */
+const maxSequence = 10_000
+
+/** link(2) unsupported on this filesystem (some FUSE and network mounts): publish by an exclusive copy instead. */
+const noHardLinks = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EXDEV", "EMLINK"])
 
 const failure = (operation: string, subject: string) => (cause: unknown) => {
   const code = (cause as NodeJS.ErrnoException)?.code
@@ -59,19 +73,79 @@ const syncDirectory = async (directory: string) => {
 export const makeLocalStorage = (root: string): Storage["Service"] => {
   const resolve = (id: string) => path.join(root, id)
 
+  /** The root's real path, once checked: owned by this user or root, not writable by group or others. */
+  let checkedRoot: Promise<string> | undefined
+  const checkRoot = (): Promise<string> =>
+    (checkedRoot ??= (async () => {
+      const real = await fsp.realpath(root)
+      const stat = await fsp.stat(real)
+      const uid = process.getuid?.() ?? 0
+      // refused, so that nobody else can swap or plant backups
+      const unsafe = (detail: string) => new StorageError({ reason: "AccessDenied", operation: "check", subject: root, detail })
+      if (!stat.isDirectory()) throw unsafe("not a folder (storage.local.path)")
+      if (stat.uid !== uid && stat.uid !== 0) {
+        throw unsafe(`belongs to another user (uid ${stat.uid}); the storage folder must be this user's or root's`)
+      }
+      if ((stat.mode & 0o022) !== 0) {
+        throw unsafe(
+          `is writable by ${(stat.mode & 0o002) !== 0 ? "every user" : "its group"} (mode ${(stat.mode & 0o777).toString(8)}), ` +
+            `so others could replace or plant backups: chmod go-w it (ubackup creates it with mode 700)`
+        )
+      }
+      return real
+    })()).catch((error) => {
+      checkedRoot = undefined
+      throw error
+    })
+
+  /** `file` (in the storage), unless its real path is outside the root (a symlink out of it). */
+  const contained = async (file: string, operation: string, subject: string): Promise<string> => {
+    const realRoot = await checkRoot()
+    const real = await fsp.realpath(file)
+    if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
+      throw new StorageError({ reason: "AccessDenied", operation, subject, detail: "is a symlink out of the storage folder; not followed" })
+    }
+    return real
+  }
+
+  const tryFs = <A>(operation: string, subject: string, f: () => Promise<A>) =>
+    Effect.tryPromise({ try: f, catch: (cause) => (cause instanceof StorageError ? cause : failure(operation, subject)(cause)) })
+
+  /** Publishes the finished temporary file under `id` or its first free numbered variant; never over an existing file. */
+  const publish = async (temporary: string, id: string): Promise<string> => {
+    for (let n = 1; n <= maxSequence; n++) {
+      const candidate = withSequence(id, n)
+      try {
+        await fsp.link(temporary, resolve(candidate))
+        return candidate
+      } catch (cause) {
+        const code = (cause as NodeJS.ErrnoException).code ?? ""
+        if (code === "EEXIST") continue
+        if (!noHardLinks.has(code)) throw cause
+      }
+      try {
+        await fsp.copyFile(temporary, resolve(candidate), fs.constants.COPYFILE_EXCL)
+      } catch (cause) {
+        if ((cause as NodeJS.ErrnoException).code === "EEXIST") continue
+        throw cause
+      }
+      const copy = await fsp.open(resolve(candidate), "r")
+      await copy.sync().finally(() => copy.close())
+      return candidate
+    }
+    throw new StorageError({ reason: "Failed", operation: "put", subject: id, detail: `${maxSequence} backups of this ID in one minute: refusing more` })
+  }
+
   const put = <E>(id: string, body: Stream.Stream<Uint8Array, E>): Effect.Effect<StoredBackup, E | StorageError> => {
     if (!isBackupId(id)) return Effect.fail(invalidId("put", id))
     const final = resolve(id)
     const directory = path.dirname(final)
     const temporary = path.join(directory, `.${path.basename(final)}.${crypto.randomBytes(6).toString("hex")}.partial`)
-    const fail = failure("put", id)
     return Effect.acquireUseRelease(
-      Effect.tryPromise({
-        try: async () => {
-          await fsp.mkdir(directory, { recursive: true, mode: 0o700 })
-          return await fsp.open(temporary, "wx", 0o600)
-        },
-        catch: fail
+      tryFs("put", id, async () => {
+        await fsp.mkdir(directory, { recursive: true, mode: 0o700 })
+        await checkRoot()
+        return await fsp.open(temporary, "wx", 0o600)
       }),
       (handle) =>
         Effect.gen(function*() {
@@ -79,29 +153,26 @@ export const makeLocalStorage = (root: string): Storage["Service"] => {
           yield* body.pipe(
             Stream.runForEachArray((buffers) => {
               for (const buffer of buffers) size += buffer.length
-              return Effect.tryPromise({ try: () => writeAll(handle, buffers), catch: fail })
+              return tryFs("put", id, () => writeAll(handle, buffers))
             })
           )
-          // durable before visible: data, then the rename, then the folder entry;
+          // durable before visible: data, then the link, then the folder entry;
           // once the stream ended cleanly the commit runs to its end
-          yield* Effect.uninterruptible(Effect.tryPromise({
-            try: async () => {
-              await handle.sync()
-              await handle.close()
-              await fsp.rename(temporary, final)
-              await syncDirectory(directory)
-            },
-            catch: fail
+          const published = yield* Effect.uninterruptible(tryFs("put", id, async () => {
+            await handle.sync()
+            await handle.close()
+            const name = await publish(temporary, id)
+            await fsp.rm(temporary, { force: true })
+            await syncDirectory(directory)
+            return name
           }))
-          return { id, size, modified: new Date() }
+          return { id: published, size, modified: new Date(yield* Clock.currentTimeMillis) }
         }),
       (handle, exit) =>
-        exit._tag === "Success"
-          ? Effect.void
-          : Effect.promise(async () => {
-            await handle.close().catch(() => undefined)
-            await fsp.rm(temporary, { force: true }).catch(() => undefined)
-          })
+        Effect.promise(async () => {
+          if (exit._tag === "Failure") await handle.close().catch(() => undefined)
+          await fsp.rm(temporary, { force: true }).catch(() => undefined)
+        })
     )
   }
 
@@ -109,16 +180,17 @@ export const makeLocalStorage = (root: string): Storage["Service"] => {
     !isBackupId(id)
       ? Stream.fail(invalidId("get", id))
       : Stream.unwrap(
-        Effect.tryPromise({ try: () => fsp.stat(resolve(id)), catch: failure("get", id) }).pipe(
-          Effect.flatMap((stat) =>
-            stat.isFile()
-              ? Effect.succeed(
-                NodeStream.fromReadable<Uint8Array, StorageError>({
-                  evaluate: () => fs.createReadStream(resolve(id), { highWaterMark: 1024 * 1024 }),
-                  onError: failure("get", id)
-                })
-              )
-              : Effect.fail(new StorageError({ reason: "NotFound", operation: "get", subject: id, detail: "not a file" }))
+        tryFs("get", id, async () => {
+          const real = await contained(resolve(id), "get", id)
+          const stat = await fsp.stat(real)
+          if (!stat.isFile()) throw new StorageError({ reason: "NotFound", operation: "get", subject: id, detail: "not a file" })
+          return real
+        }).pipe(
+          Effect.map((real) =>
+            NodeStream.fromReadable<Uint8Array, StorageError>({
+              evaluate: () => fs.createReadStream(real, { highWaterMark: 1024 * 1024 }),
+              onError: failure("get", id)
+            })
           ),
           Effect.mapError((error) =>
             error.reason === "NotFound"
@@ -128,10 +200,11 @@ export const makeLocalStorage = (root: string): Storage["Service"] => {
         )
       )
 
+  /** The entries of a folder of the storage; none when it does not exist (yet). */
   const readDirectory = (directory: string, operation: string, subject: string) =>
-    Effect.tryPromise({
-      try: () => fsp.readdir(directory, { withFileTypes: true }),
-      catch: failure(operation, subject)
+    tryFs(operation, subject, async () => {
+      await contained(directory, operation, subject)
+      return await fsp.readdir(directory, { withFileTypes: true })
     }).pipe(
       // a service (or a storage folder) that never got a backup has none
       Effect.catchIf((error) => error.reason === "NotFound", () => Effect.succeed([] as Array<fs.Dirent>))
@@ -142,20 +215,18 @@ export const makeLocalStorage = (root: string): Storage["Service"] => {
       ? Effect.fail(new StorageError({ reason: "InvalidId", operation: "ls", subject: JSON.stringify(service), detail: "not a service name" }))
       : readDirectory(path.join(root, service), "ls", service).pipe(
         Effect.flatMap((entries) =>
-          Effect.tryPromise({
-            try: () =>
-              Promise.all(
-                entries
-                  .filter((entry) => entry.isFile() && !isTemporary(entry.name))
-                  .map(async (entry) => {
-                    const stat = await fsp.stat(path.join(root, service, entry.name))
-                    return { id: `${service}/${entry.name}`, size: stat.size, modified: stat.mtime }
-                  })
-              ),
-            catch: failure("ls", service)
-          })
+          tryFs("ls", service, () =>
+            Promise.all(
+              // regular files only: a symlink (Dirent of the link itself) is never listed
+              entries
+                .filter((entry) => entry.isFile() && !isTemporary(entry.name))
+                .map(async (entry) => {
+                  const stat = await fsp.lstat(path.join(root, service, entry.name))
+                  return { id: `${service}/${entry.name}`, size: stat.size, modified: stat.mtime }
+                })
+            ))
         ),
-        Effect.map((backups) => backups.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)))
+        Effect.map((backups) => backups.sort((a, b) => compareBackupIds(a.id, b.id)))
       )
 
   const listServices = readDirectory(root, "ls-services", root).pipe(
@@ -167,7 +238,33 @@ export const makeLocalStorage = (root: string): Storage["Service"] => {
     )
   )
 
-  return { location: `local ${root}`, put, get, list, listServices }
+  const cleanup = (options: CleanupOptions): Effect.Effect<CleanupResult, StorageError> =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const removed: Array<string> = []
+      let kept = 0
+      for (const service of yield* listServices) {
+        for (const entry of yield* readDirectory(path.join(root, service), "cleanup", service)) {
+          const match = temporaryName.exec(entry.name)
+          if (!entry.isFile() || match === null) continue
+          const id = `${service}/${match[1]}`
+          const parsed = parseBackupId(id)
+          if (parsed === undefined) continue
+          const file = path.join(root, service, entry.name)
+          const stat = yield* tryFs("cleanup", id, () => fsp.lstat(file))
+          if ((options.hostname !== undefined && parsed.hostname !== options.hostname) || now - stat.mtimeMs < options.olderThanMs) {
+            kept++
+            continue
+          }
+          yield* tryFs("cleanup", id, () => fsp.rm(file, { force: true }))
+          removed.push(id)
+        }
+      }
+      return { removed, kept }
+    })
+
+  return { location: `local ${root}`, put, get, list, listServices, cleanup }
 }
+
 
 export const layerLocal = (root: string) => Layer.succeed(Storage, makeLocalStorage(root))

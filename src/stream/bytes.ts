@@ -95,3 +95,22 @@ export const countBytes = (f: (bytes: number) => void) => <E, R>(input: Stream.S
     f(bytes)
     return batch
   })
+
+/** Passes bytes through until more than `maxBytes` have come; then fails with `tooMany()`. */
+export const limitBytes = <E2>(maxBytes: number, tooMany: () => E2) => {
+  class Exceeded {}
+  return transformBytes(() => {
+    let seen = 0
+    return {
+      push: (chunk) => {
+        seen += chunk.length
+        if (seen > maxBytes) throw new Exceeded()
+        return [chunk]
+      },
+      finish: () => []
+    }
+  }, (cause) => {
+    if (cause instanceof Exceeded) return tooMany()
+    throw cause
+  })
+}

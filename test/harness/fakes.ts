@@ -5,8 +5,9 @@ import { Encryption } from "../../src/encryption/Encryption.ts"
 import { Snapshotter, SnapshotError } from "../../src/snapshot/Snapshotter.ts"
 import { Storage, type StoredBackup } from "../../src/storage/Storage.ts"
 import type { Target } from "../../src/discovery/Target.ts"
+import { withSequence } from "../../src/pipeline/names.ts"
 
-/** Storage in a Map; `put` keeps an object only when its stream ends cleanly, as the real ones do. */
+/** Storage in a Map; `put` keeps an object only when its stream ends cleanly and never replaces one, as the real ones do. */
 export const memoryStorage = () => {
   const objects = new Map<string, Uint8Array>()
   const layer = Layer.succeed(Storage, {
@@ -15,14 +16,17 @@ export const memoryStorage = () => {
       Stream.runCollect(body).pipe(
         Effect.map((chunks) => {
           const bytes = Buffer.concat(chunks)
-          objects.set(id, bytes)
-          return { id, size: bytes.length, modified: new Date(0) } satisfies StoredBackup
+          let n = 1
+          while (objects.has(withSequence(id, n))) n++
+          objects.set(withSequence(id, n), bytes)
+          return { id: withSequence(id, n), size: bytes.length, modified: new Date(0) } satisfies StoredBackup
         })
       ),
     get: (id: string) => Stream.make(objects.get(id) ?? new Uint8Array(0)),
     list: (service: string) =>
       Effect.succeed([...objects].filter(([id]) => id.startsWith(`${service}/`)).map(([id, bytes]) => ({ id, size: bytes.length, modified: new Date(0) }))),
-    listServices: Effect.sync(() => [...new Set([...objects.keys()].map((id) => id.split("/")[0]!))])
+    listServices: Effect.sync(() => [...new Set([...objects.keys()].map((id) => id.split("/")[0]!))]),
+    cleanup: () => Effect.succeed({ removed: [], kept: 0 })
   })
   return { objects, layer }
 }
