@@ -98,7 +98,8 @@ export const parseBackupId = (id: string): ParsedBackupId | undefined => {
   if (m === null) return undefined
   const [, service, year, month, day, hour, minute, sequence, hostname, rest] = m as unknown as Array<string>
   const time = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day), Number(hour), Number(minute)))
-  if (Number.isNaN(time.getTime())) return undefined
+  // Date.UTC rolls 2026-13-45 over into another date: only a time that formats back is one
+  if (Number.isNaN(time.getTime()) || formatTimestamp(time) !== `${year}-${month}-${day} ${hour}${minute}Z`) return undefined
   return { service: service!, time, sequence: sequence === undefined ? 1 : Number(sequence), hostname: hostname!, rest: rest! }
 }
 

@@ -1,0 +1,171 @@
+/**
+ * What every Storage must do, run against each real one (a local folder,
+ * Ceph RGW through the S3 layer) in-process, and through the real CLI:
+ *
+ * - a backup never replaces another: the same ID twice, or 20 at once,
+ *   gives distinct IDs, all kept, all restoring to their own bytes;
+ * - listings sort oldest first, numbered variants in order;
+ * - cleanup removes only what ubackup's killed backups left, and only
+ *   once it has been quiet long enough.
+ */
+import { CreateBucketCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, UploadPartCommand } from "@aws-sdk/client-s3"
+import { Effect, Redacted, Stream } from "effect"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
+import { withSequence } from "../../src/pipeline/names.ts"
+import { makeLocalStorage } from "../../src/storage/local.ts"
+import { loadS3Sdk, makeS3Client, makeS3Storage } from "../../src/storage/s3.ts"
+import type { Storage } from "../../src/storage/Storage.ts"
+import { initKeys, ubackup } from "../harness/cli.ts"
+import { rgwCommands, s3StorageConfig, testS3Client } from "../harness/rgw.ts"
+import { requireCommands, sleep } from "../harness/tools.ts"
+
+const s3 = inject("s3")
+const s3Ready = requireCommands("storage conformance (radosgw)", ...rgwCommands) && s3 !== null
+
+type Backend = { readonly name: string; readonly make: () => Promise<Storage["Service"]>; readonly storageConfig: () => Record<string, unknown> }
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-conformance-"))
+const bucket = `ubackup-conf-${crypto.randomBytes(4).toString("hex")}`
+
+const backends: Array<Backend> = [{
+  name: "local",
+  make: async () => makeLocalStorage(path.join(dir, "local")),
+  storageConfig: () => ({ local: { path: path.join(dir, "cli-local") } })
+}]
+if (s3Ready) {
+  backends.push({
+    name: "s3 (radosgw)",
+    make: async () => {
+      const options = {
+        bucket,
+        region: s3!.region,
+        accessKeyId: s3!.accessKeyId,
+        secretAccessKey: Redacted.make(s3!.secretAccessKey),
+        endpoint: s3!.endpoint,
+        forcePathStyle: true,
+        partSize: 5 * 1024 * 1024
+      }
+      const sdk = await loadS3Sdk()
+      return makeS3Storage(sdk, makeS3Client(sdk, options), options)
+    },
+    storageConfig: () => s3StorageConfig(s3!, bucket, { part_size_mb: 5 })
+  })
+}
+
+const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
+const bytesOf = (storage: Storage["Service"], id: string) => run(Stream.runCollect(storage.get(id))).then((chunks) => Buffer.concat(chunks))
+
+beforeAll(async () => {
+  if (s3Ready) await testS3Client(s3!).send(new CreateBucketCommand({ Bucket: bucket }))
+})
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+describe.each(backends)("storage conformance: $name", (backend) => {
+  let storage: Storage["Service"]
+  beforeAll(async () => {
+    storage = await backend.make()
+  })
+
+  it("the same ID twice: both kept under distinct IDs, each with its own bytes, listed in order", async () => {
+    const id = "twice/2026-12-04 2108Z_host1_t.zst.age"
+    const first = await run(storage.put(id, Stream.make(Buffer.from("first"))))
+    const second = await run(storage.put(id, Stream.make(Buffer.from("second"))))
+    expect(first.id).toBe(id)
+    expect(second.id).toBe(withSequence(id, 2))
+    expect((await bytesOf(storage, first.id)).toString()).toBe("first")
+    expect((await bytesOf(storage, second.id)).toString()).toBe("second")
+    expect((await run(storage.list("twice"))).map((backup) => backup.id)).toEqual([id, withSequence(id, 2)])
+  })
+
+  it("20 puts of one ID at once: 20 distinct IDs, all kept, none holding another's bytes", async () => {
+    const id = "many/2026-12-04 2108Z_host1_t.zst.age"
+    // bodies above one part on S3, so the claims race while parts are in flight
+    const body = (i: number) => Buffer.concat([Buffer.from(`backup ${i}\n`), crypto.createHash("sha512").update(String(i)).digest(), Buffer.alloc(i === 0 ? 6 * 1024 * 1024 : 1000, i)])
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => run(storage.put(id, Stream.make(body(i))))))
+    expect(new Set(results.map((result) => result.id)).size).toBe(20)
+    for (const [i, result] of results.entries()) expect((await bytesOf(storage, result.id)).equals(body(i)), result.id).toBe(true)
+    const listed = (await run(storage.list("many"))).map((backup) => backup.id)
+    expect(listed).toEqual(Array.from({ length: 20 }, (_, i) => withSequence(id, i + 1)))
+  })
+
+  it("cleanup takes only ubackup's quiet leftovers of the given host", async () => {
+    const cleanupOf = (options: { olderThanMs: number; hostname?: string }) => run(storage.cleanup(options))
+    // nothing left over yet: everything above was published or aborted
+    expect((await cleanupOf({ olderThanMs: 0 })).removed).toEqual([])
+    const mine = "left/2026-12-04 2108Z_host1_t.zst.age"
+    const theirs = "left/2026-12-04 2108Z_host2_t.zst.age"
+    const foreign = "left/not-a-backup.bin"
+    if (backend.name === "local") {
+      const folder = path.join(dir, "local", "left")
+      fs.mkdirSync(folder, { recursive: true, mode: 0o700 })
+      for (const id of [mine, theirs]) fs.writeFileSync(path.join(folder, `.${path.basename(id)}.0123456789ab.partial`), "partial")
+      fs.writeFileSync(path.join(folder, ".not-ours.partial"), "someone else's")
+    } else {
+      const client = testS3Client(s3!)
+      for (const key of [mine, theirs, foreign]) {
+        const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))
+        await client.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: 1, Body: Buffer.from("part") }))
+      }
+    }
+    // young: kept
+    expect(await cleanupOf({ olderThanMs: 60_000, hostname: "host1" })).toEqual({ removed: [], kept: 2 })
+    await sleep(1100)
+    expect(await cleanupOf({ olderThanMs: 1000, hostname: "host1" })).toEqual({ removed: [mine], kept: 1 })
+    expect(await cleanupOf({ olderThanMs: 1000 })).toEqual({ removed: [theirs], kept: 0 })
+    if (backend.name === "local") {
+      expect(fs.readdirSync(path.join(dir, "local", "left"))).toEqual([".not-ours.partial"])
+    } else {
+      const open = (await testS3Client(s3!).send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []
+      expect(open.map((upload) => upload.Key)).toEqual([foreign])
+    }
+  })
+
+  describe("through the CLI", () => {
+    let config: string
+    let keyFile: string
+    beforeAll(async () => {
+      const keys = await initKeys(path.join(dir, `keys-${backend.name.split(" ")[0]}`))
+      keyFile = keys.keyFile
+      config = path.join(dir, `config-${backend.name.split(" ")[0]}.json`)
+      fs.writeFileSync(config, JSON.stringify({ ...keys.config, storage: backend.storageConfig() }))
+    })
+
+    const restore = async (id: string) => {
+      const get = await ubackup(["storage", "get", id, "--config", config])
+      expect(get.code, get.stderr).toBe(0)
+      const decrypted = await ubackup(["decrypt", keyFile], { input: get.stdout })
+      expect(decrypted.code, decrypted.stderr).toBe(0)
+      return decrypted.stdout.toString()
+    }
+
+    it("echo first | manual-backup coll t; echo second | manual-backup coll t: two backups, both restore", async () => {
+      const first = await ubackup(["manual-backup", "coll", "t", "--config", config], { input: "first\n" })
+      const second = await ubackup(["manual-backup", "coll", "t", "--config", config], { input: "second\n" })
+      expect(first.code, first.stderr).toBe(0)
+      expect(second.code, second.stderr).toBe(0)
+      const ids = [first.stdout.toString().trim(), second.stdout.toString().trim()]
+      expect(ids[0]).not.toBe(ids[1])
+      const listed = await ubackup(["storage", "ls", "coll", "--config", config])
+      expect(listed.stdout.toString().trim().split("\n")).toEqual(ids)
+      expect(await restore(ids[0]!)).toBe("first\n")
+      expect(await restore(ids[1]!)).toBe("second\n")
+    })
+
+    it("20 concurrent manual-backups of one service and task: all kept, each restores to its own input", async () => {
+      const runs = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+        ubackup(["manual-backup", "crowd", "t", "--config", config], { input: `backup number ${i}\n` })
+      ))
+      for (const result of runs) expect(result.code, result.stderr).toBe(0)
+      const ids = runs.map((result) => result.stdout.toString().trim())
+      expect(new Set(ids).size).toBe(20)
+      const listed = (await ubackup(["storage", "ls", "crowd", "--config", config])).stdout.toString().trim().split("\n")
+      expect([...listed].sort()).toEqual([...ids].sort())
+      const restored = await Promise.all(ids.map(restore))
+      expect(restored).toEqual(ids.map((_, i) => `backup number ${i}\n`))
+    })
+  })
+})
