@@ -1,6 +1,7 @@
 /** manual-backup */
 import { Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { limitsOf } from "../discovery/layer.ts"
 import { backupOne } from "../pipeline/backup.ts"
 import { stdin } from "../snapshot/stdin.ts"
 import { printLine, printNote } from "./io.ts"
@@ -29,8 +30,15 @@ export const manualBackup = Command.make(
     config: configFlag
   },
   ({ serviceName, taskId, fileExtension, config }) =>
-    backupOne({ service: serviceName, taskId, fileExtension, sourceName: "standard input", snapshot: stdin() }).pipe(
-      withPipeline(config),
+    withPipeline(config, (loaded) =>
+      backupOne({
+        service: serviceName,
+        taskId,
+        fileExtension,
+        sourceName: "standard input",
+        snapshot: stdin(),
+        maxBytes: limitsOf(loaded.config).maxBytes
+      })).pipe(
       Effect.tap((result) =>
         printNote(
           `stored ${result.id}: ${formatBytes(result.bytesIn)} in, ${formatBytes(result.size)} out, ${(result.durationMs / 1000).toFixed(1)} s`

@@ -14,6 +14,7 @@ import { configCommand, init, printDefaultConfig } from "./config.ts"
 import { decryptionKeyGenerate, decryptionKeyToEncryptionKey } from "./keys.ts"
 import { OutputError } from "./io.ts"
 import { decryptCommand, storageCommand } from "./restore.ts"
+import { printable } from "../text/printable.ts"
 
 declare const UBACKUP_VERSION: string
 const version = typeof UBACKUP_VERSION === "string" ? UBACKUP_VERSION : "dev"
@@ -70,7 +71,7 @@ const report = <E>(cause: Cause.Cause<E>): Effect.Effect<never, Reported> => {
   return Effect.forEach(unreported, (error) =>
     Effect.sync(() => {
       const detail = reasonIsDefect(cause, error) && error instanceof Error ? `\n${error.stack ?? ""}` : ""
-      process.stderr.write(`ubackup: error: ${messageOf(error)}${detail}\n`)
+      process.stderr.write(`ubackup: error: ${printable(messageOf(error))}${detail}\n`)
     })).pipe(Effect.andThen(Effect.fail(new Reported())))
 }
 
@@ -80,10 +81,27 @@ const isClosedPipe = (error: unknown) =>
 const reasonIsDefect = <E>(cause: Cause.Cause<E>, error: unknown) =>
   cause.reasons.some((reason) => reason._tag === "Die" && reason.defect === error)
 
+/** Effect's default log lines, with the messages escaped: they may quote what a container chose (src/text/printable.ts). */
+const escapingLogger = Logger.make<unknown, void>((options) =>
+  Logger.defaultLogger.log({
+    ...options,
+    message: Array.isArray(options.message)
+      ? options.message.map((part) => (typeof part === "string" ? printable(part) : part))
+      : typeof options.message === "string"
+      ? printable(options.message)
+      : options.message
+  })
+)
+
 export const main = Command.run(ubackup, { version }).pipe(
   Effect.catchCause(report),
   // logs are for humans: stderr, so that stdout carries only data
-  Effect.provide(Layer.mergeAll(NodeServices.layer, CliOutput.layerPresenter(presenter), Layer.succeed(Logger.LogToStderr, true)))
+  Effect.provide(Layer.mergeAll(
+    NodeServices.layer,
+    CliOutput.layerPresenter(presenter),
+    Layer.succeed(Logger.LogToStderr, true),
+    Logger.layer([escapingLogger])
+  ))
 )
 
 // engines in package.json say so too, but a `node` on PATH is easily older

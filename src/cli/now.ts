@@ -8,13 +8,16 @@ import { writeTextfile } from "../metrics/publish.ts"
 import { runReported } from "../pipeline/reported.ts"
 import { failedOutcomes, type Outcome } from "../pipeline/run.ts"
 import { formatBytes } from "./backup.ts"
+import { printableLine } from "../text/printable.ts"
 import { printLine } from "./io.ts"
 import { runLayers } from "./runtime.ts"
 import { configFlag, lowerPriority } from "./shared.ts"
 
+/** Cells are escaped to one line each: names and errors may come from a container. */
 const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)))
-  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join("  ")).join("\n")
+  const cells = rows.map((row) => row.map(printableLine))
+  const widths = cells[0]!.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)))
+  return cells.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join("  ")).join("\n")
 }
 
 export const summaryTable = (outcomes: ReadonlyArray<Outcome>): string =>
@@ -52,6 +55,10 @@ export const now = Command.make(
             ...discovered.targets.map((target) => [target.service, target.taskId, describeTarget(target)]),
             ...discovered.invalid.map((target) => [target.service, target.taskId, `INVALID ${target.reason}`])
           ]))
+          const filtered = discovered.filtered ?? []
+          if (filtered.length > 0) {
+            yield* printLine(`not backed up (container_filter): ${filtered.join(", ")}`)
+          }
           return
         }
         const { outcomes, checkInError } = yield* runReported(discovered, { concurrency: loaded.config.concurrency })

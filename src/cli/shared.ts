@@ -3,7 +3,7 @@ import { Effect, type Option } from "effect"
 import { Flag } from "effect/cli"
 import * as os from "node:os"
 import { pipelineLayer, storageLayer } from "../config/layers.ts"
-import { loadConfig } from "../config/load.ts"
+import { type LoadedConfig, loadConfig } from "../config/load.ts"
 
 export const configFlag = Flag.String("config").pipe(
   Flag.withAlias("c"),
@@ -15,9 +15,9 @@ export const configFlag = Flag.String("config").pipe(
 export const withStorage = (config: Option.Option<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(effect, storageLayer(loaded))))
 
-/** Runs `effect` with the whole backup pipeline the config names. */
-export const withPipeline = (config: Option.Option<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(effect, pipelineLayer(loaded))))
+/** Runs `f(config)` with the whole backup pipeline the config names. */
+export const withPipeline = <A, E, R>(config: Option.Option<string>, f: (loaded: LoadedConfig) => Effect.Effect<A, E, R>) =>
+  loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(f(loaded), pipelineLayer(loaded))))
 
 
 /** Backups yield the CPU to the services they back up, as µbackup did (nice 19). */

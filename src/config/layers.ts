@@ -5,6 +5,7 @@
  */
 import { Effect, Layer } from "effect"
 import * as path from "node:path"
+import { parseDuration } from "./duration.ts"
 import { Compression, makeCompression } from "../compression/Compression.ts"
 import { Encryption, makeEncryption } from "../encryption/Encryption.ts"
 import type { KeyError } from "../encryption/errors.ts"
@@ -42,7 +43,9 @@ export const storageLayer = ({ config, source }: LoadedConfig): Layer.Layer<Stor
             secretAccessKey: s3.accessKeySecret,
             endpoint: s3.endpoint,
             forcePathStyle: s3.forcePathStyle,
-            partSize: s3.partSizeMb === undefined ? undefined : s3.partSizeMb * 1024 * 1024
+            partSize: s3.partSizeMb === undefined ? undefined : s3.partSizeMb * 1024 * 1024,
+            acl: s3.acl,
+            requestTimeoutMs: s3.requestTimeout === undefined ? undefined : parseDuration(s3.requestTimeout)
           })
         )
       )

@@ -6,6 +6,7 @@ import { Effect, Schema } from "effect"
 import { CompressionAlgorithm } from "../compression/Compression.ts"
 import { isFileExtension, isSafeName } from "../pipeline/names.ts"
 import { parseDuration } from "./duration.ts"
+import { parseSize } from "./size.ts"
 import { isTtlSpec } from "../alert/ttl.ts"
 import { isCron, isTimeZone } from "../scheduler/cron.ts"
 
@@ -17,6 +18,10 @@ const ServiceName = Schema.String.check(
 
 const FileExtension = Schema.String.check(
   Schema.makeFilter((ext: string) => isFileExtension(ext) || "Expected an extension such as .sql")
+)
+
+const Duration = Schema.String.check(
+  Schema.makeFilter((text: string) => parseDuration(text) !== undefined || "Expected a duration such as 90s, 5m or 1h30m")
 )
 
 export const LocalStorageConfig = Schema.Struct({ path: NonEmpty })
@@ -31,13 +36,26 @@ export const S3StorageConfig = Schema.Struct({
   ),
   forcePathStyle: Schema.optionalKey(Schema.Boolean),
   /** Multipart part size: S3 allows 10,000 parts, so the default 8 MiB caps one backup at ~78 GiB. */
-  partSizeMb: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 5, maximum: 5120 })))
+  partSizeMb: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 5, maximum: 5120 }))),
+  /** A canned ACL on every upload; `bucket-owner-full-control` lets the bucket's owner read what a put-only user wrote. */
+  acl: Schema.optionalKey(Schema.Literals([
+    "private",
+    "bucket-owner-full-control",
+    "bucket-owner-read",
+    "authenticated-read",
+    "public-read",
+    "public-read-write",
+    "aws-exec-read"
+  ])),
+  /** A request with no traffic for this long (a stalled connection) is given up and retried; default 60s. */
+  requestTimeout: Schema.optionalKey(Duration)
 }).pipe(Schema.encodeKeys({
   bucketRegion: "bucket_region",
   accessKeyId: "access_key_id",
   accessKeySecret: "access_key_secret",
   forcePathStyle: "force_path_style",
-  partSizeMb: "part_size_mb"
+  partSizeMb: "part_size_mb",
+  requestTimeout: "request_timeout"
 }))
 
 export const StorageConfig = Schema.Struct({
@@ -55,9 +73,18 @@ export const StaticTarget = Schema.Struct({
   fileExtension: "file_extension"
 }))
 
-const Duration = Schema.String.check(
-  Schema.makeFilter((text: string) => parseDuration(text) !== undefined || "Expected a duration such as 90s, 5m or 1h30m")
+/** Bytes, or a size such as `500MB` or `10GiB`. */
+export const Size = Schema.Union([Schema.Number, Schema.String]).check(
+  Schema.makeFilter((value: number | string) => parseSize(value) !== undefined || "Expected a number of bytes or a size such as 500MB or 10GiB")
 )
+
+/** Which containers may declare backups; a container that does not match is not backed up (nor reported as failed). */
+export const ContainerFilter = Schema.Struct({
+  /** Labels the container must carry, each with exactly this value. */
+  labels: Schema.optionalKey(Schema.Record(Schema.String, Schema.String)),
+  /** Container-name patterns (`*` any characters, `?` one); the name must match one of them. */
+  names: Schema.optionalKey(Schema.NonEmptyArray(NonEmpty))
+})
 
 const HttpUrl = Schema.String.check(Schema.makeFilter((url: string) => /^https?:\/\/\S+$/.test(url) || "Expected an http:// or https:// URL"))
 
@@ -120,8 +147,14 @@ export const Config = Schema.Struct({
   concurrency: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 64 })).pipe(
     Schema.withDecodingDefaultTypeKey(Effect.succeed(1))
   ),
-  /** Ends a target that runs longer (label `ubackup.timeout` overrides it); none by default. */
+  /** Ends a target that runs longer (label `ubackup.timeout` can only shorten it); none by default. */
   targetTimeout: Schema.optionalKey(Duration),
+  /** Fails a target whose stream grows past this, storing nothing (label `ubackup.max_backup_bytes` can only lower it); none by default. */
+  maxBackupBytes: Schema.optionalKey(Size),
+  /** Limits which containers may declare backups (see ContainerFilter). */
+  containerFilter: Schema.optionalKey(ContainerFilter),
+  /** What killed backups left (temporary files, open multipart uploads) is removed once quiet this long; default 24h. */
+  abortIncompleteUploadsAfter: Duration.pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed("24h"))),
   alertmanager: Schema.optionalKey(AlertmanagerConfig),
   alerts: Schema.optionalKey(AlertSinksConfig),
   /** When the scheduler runs: 5-field cron, default daily at 01:00 (label `ubackup.schedule` per container). */
@@ -142,6 +175,9 @@ export const Config = Schema.Struct({
   dockerEndpoint: "docker_endpoint",
   staticTargets: "static_targets",
   targetTimeout: "target_timeout",
+  maxBackupBytes: "max_backup_bytes",
+  containerFilter: "container_filter",
+  abortIncompleteUploadsAfter: "abort_incomplete_uploads_after",
   scheduleTimezone: "schedule_timezone",
   metricsListen: "metrics_listen",
   metricsTextfile: "metrics_textfile"

@@ -4,6 +4,7 @@
  * into a byte stream; `backupOne` stores it.
  */
 import { Context, type Effect, Schema } from "effect"
+import { printableLine } from "../text/printable.ts"
 
 /** How a container's data is read. */
 export type DockerCommand =
@@ -24,8 +25,16 @@ export interface DockerTarget {
   readonly commandText: string
   /** `.sql`, `.tar`… or empty. */
   readonly fileExtension: string
-  /** Label `ubackup.timeout`, else the config's `target_timeout`. */
+  /** The config's `target_timeout`, or label `ubackup.timeout` when shorter. */
   readonly timeoutMs: number | undefined
+  /** The config's `max_backup_bytes`, or label `ubackup.max_backup_bytes` when lower. */
+  readonly maxBytes: number | undefined
+  /**
+   * What the container is a replica of: its Swarm service, else its
+   * Compose service, else only itself. Containers of one owner may share a
+   * service name; containers of different owners may not.
+   */
+  readonly owner: string
   /** Label `ubackup.stop_during_backup=true`: stop the container while its volume is archived. */
   readonly stopDuringBackup: boolean
   /** Label `ubackup.schedule`: a cron expression used by the scheduler instead of the config's. */
@@ -39,6 +48,7 @@ export interface StaticTarget {
   readonly argv: ReadonlyArray<string>
   readonly fileExtension: string
   readonly timeoutMs: number | undefined
+  readonly maxBytes: number | undefined
 }
 
 export type Target = DockerTarget | StaticTarget
@@ -55,11 +65,15 @@ export interface InvalidTarget {
   readonly containerName: string
   readonly commandText: string
   readonly reason: string
+  /** As DockerTarget's. */
+  readonly owner: string
 }
 
 export interface Discovered {
   readonly targets: ReadonlyArray<Target>
   readonly invalid: ReadonlyArray<InvalidTarget>
+  /** Containers that declare a command but do not match `container_filter`: not backed up (names, for `now --dry-run`). */
+  readonly filtered?: ReadonlyArray<string>
 }
 
 export class DiscoveryError extends Schema.TaggedError<DiscoveryError>()("DiscoveryError", {
@@ -80,16 +94,20 @@ export class Targets extends Context.Service<Targets, {
 export const shellQuote = (word: string): string =>
   /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
 
-/** How a target is named in logs, errors, summaries and alerts. */
+/**
+ * How a target is named in logs, errors, summaries and alerts. What comes
+ * from a container (its name, its labels) is escaped: it may hold control
+ * or bidi characters meant for the operator's terminal.
+ */
 export const describeTarget = (target: Target | InvalidTarget): string => {
   switch (target._tag) {
     case "Docker":
       return target.command._tag === "Volume"
-        ? `docker volume ${target.command.volumeName} of ${target.containerName}`
-        : `docker exec ${target.containerName} ${target.commandText}`
+        ? `docker volume ${printableLine(target.command.volumeName)} of ${printableLine(target.containerName)}`
+        : `docker exec ${printableLine(target.containerName)} ${printableLine(target.commandText)}`
     case "Static":
-      return `host: ${target.argv.map(shellQuote).join(" ")}`
+      return `host: ${printableLine(target.argv.map(shellQuote).join(" "))}`
     case "Invalid":
-      return `${target.containerName}: ${target.commandText}`
+      return `${printableLine(target.containerName)}: ${printableLine(target.commandText)}`
   }
 }

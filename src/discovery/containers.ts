@@ -3,6 +3,8 @@
  * service name, which options. Pure, so the rules are tested without Docker.
  */
 import { parseDuration } from "../config/duration.ts"
+import { parseSize } from "../config/size.ts"
+import { printableLine } from "../text/printable.ts"
 import { isCron } from "../scheduler/cron.ts"
 import { isFileExtension, isSafeName } from "../pipeline/names.ts"
 import { ShellWordsError, splitShellWords } from "./shellWords.ts"
@@ -22,9 +24,11 @@ export const labels = {
   fileExtension: "ubackup.file_extension",
   service: "ubackup.service",
   timeout: "ubackup.timeout",
+  maxBackupBytes: "ubackup.max_backup_bytes",
   stopDuringBackup: "ubackup.stop_during_backup",
   schedule: "ubackup.schedule",
   swarmService: "com.docker.swarm.service.name",
+  swarmServiceId: "com.docker.swarm.service.id",
   composeProject: "com.docker.compose.project",
   composeService: "com.docker.compose.service"
 } as const
@@ -61,10 +65,31 @@ export const serviceName = (container: InspectedContainer): string => {
   return l[labels.service] ?? l[labels.swarmService] ?? compose ?? nameOf(container)
 }
 
+/**
+ * What the container is a replica of, for telling replicas (which may share
+ * a service name) from unrelated containers (which may not): its Swarm
+ * service, else its Compose project and service, else itself.
+ */
+export const ownerOf = (container: InspectedContainer): string => {
+  const l = container.Config.Labels ?? {}
+  if (l[labels.swarmServiceId]) return `swarm service ${l[labels.swarmServiceId]}`
+  if (l[labels.composeProject] && l[labels.composeService]) return `compose service ${l[labels.composeProject]}/${l[labels.composeService]}`
+  return `container ${container.Id.slice(0, 12)}`
+}
+
+/** A label's value as it may appear in a message: quoted, escaped, and cut short (a container chooses it). */
+const quoted = (value: string) => `"${printableLine(value.length > 200 ? `${value.slice(0, 200)}…` : value)}"`
+
+/** What the operator configured; a container's labels may only narrow it. */
+export interface TargetLimits {
+  readonly defaultTimeoutMs: number | undefined
+  readonly maxBytes: number | undefined
+}
+
 /** A target for a container that declares a command; `undefined` for one that does not. */
 export const targetOf = (
   container: InspectedContainer,
-  defaultTimeoutMs: number | undefined
+  limits: TargetLimits
 ): DockerTarget | InvalidTarget | undefined => {
   const commandText = declaredCommand(container)
   if (commandText === undefined) return undefined
@@ -72,27 +97,40 @@ export const targetOf = (
   const containerName = nameOf(container)
   const service = serviceName(container)
   const taskId = container.Id.slice(0, 12)
+  const owner = ownerOf(container)
   const isVolume = commandText.trim() === volumeCommand
-  const invalid = (reason: string): InvalidTarget => ({ _tag: "Invalid", service, taskId, containerName, commandText, reason })
+  const invalid = (reason: string): InvalidTarget => ({ _tag: "Invalid", service, taskId, containerName, commandText, reason, owner })
 
-  if (!isSafeName(service)) return invalid(`service name ${JSON.stringify(service)} is not usable as a folder name`)
+  if (!isSafeName(service)) return invalid(`service name ${quoted(service)} is not usable as a folder name`)
   // a volume archive is a tar stream: say so in its name unless the label says otherwise
   const fileExtension = l[labels.fileExtension] ?? (isVolume ? ".tar" : "")
   if (fileExtension !== "" && !isFileExtension(fileExtension)) {
-    return invalid(`label ${labels.fileExtension}=${JSON.stringify(fileExtension)} is not an extension such as .sql`)
+    return invalid(`label ${labels.fileExtension}=${quoted(fileExtension)} is not an extension such as .sql`)
   }
-  let timeoutMs = defaultTimeoutMs
+  // a label may shorten the operator's timeout, never lengthen it
+  let timeoutMs = limits.defaultTimeoutMs
   const timeoutLabel = l[labels.timeout]
   if (timeoutLabel !== undefined) {
-    timeoutMs = parseDuration(timeoutLabel)
-    if (timeoutMs === undefined) {
-      return invalid(`label ${labels.timeout}=${JSON.stringify(timeoutLabel)} is not a duration such as 90s or 30m`)
+    const labelled = parseDuration(timeoutLabel)
+    if (labelled === undefined) {
+      return invalid(`label ${labels.timeout}=${quoted(timeoutLabel)} is not a duration such as 90s or 30m`)
     }
+    timeoutMs = timeoutMs === undefined ? labelled : Math.min(timeoutMs, labelled)
+  }
+  // likewise a size limit: lower only
+  let maxBytes = limits.maxBytes
+  const maxBytesLabel = l[labels.maxBackupBytes]
+  if (maxBytesLabel !== undefined) {
+    const labelled = parseSize(maxBytesLabel)
+    if (labelled === undefined) {
+      return invalid(`label ${labels.maxBackupBytes}=${quoted(maxBytesLabel)} is not a size such as 500MB or 10GiB`)
+    }
+    maxBytes = maxBytes === undefined ? labelled : Math.min(maxBytes, labelled)
   }
 
   const schedule = l[labels.schedule]?.trim() || undefined
   if (schedule !== undefined && !isCron(schedule)) {
-    return invalid(`label ${labels.schedule}=${JSON.stringify(schedule)} is not a 5-field cron expression such as "0 3 * * *"`)
+    return invalid(`label ${labels.schedule}=${quoted(schedule)} is not a 5-field cron expression such as "0 3 * * *"`)
   }
 
   let command: DockerCommand
@@ -124,7 +162,31 @@ export const targetOf = (
     commandText,
     fileExtension,
     timeoutMs,
+    maxBytes,
+    owner,
     stopDuringBackup: l[labels.stopDuringBackup] === "true",
     schedule
+  }
+}
+
+/** The operator's `container_filter`: which containers may declare backups at all. */
+export interface ContainerFilter {
+  readonly labels?: Readonly<Record<string, string>> | undefined
+  readonly names?: ReadonlyArray<string> | undefined
+}
+
+/** `*` any characters, `?` one; the whole name must match. */
+const globPattern = (glob: string) =>
+  new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".")}$`, "s")
+
+/** A predicate for `filter`: true for a container that may declare a backup. */
+export const matchesFilter = (filter: ContainerFilter | undefined) => {
+  if (filter === undefined) return () => true
+  const patterns = (filter.names ?? []).map(globPattern)
+  const required = Object.entries(filter.labels ?? {})
+  return (container: InspectedContainer): boolean => {
+    const l = container.Config.Labels ?? {}
+    if (!required.every(([key, value]) => l[key] === value)) return false
+    return patterns.length === 0 || patterns.some((pattern) => pattern.test(nameOf(container)))
   }
 }

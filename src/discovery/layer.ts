@@ -8,22 +8,36 @@ import type Dockerode from "dockerode"
 import { parseDuration } from "../config/duration.ts"
 import type { Config } from "../config/schema.ts"
 import { statusOf } from "../docker/client.ts"
-import { type InspectedContainer, targetOf } from "./containers.ts"
+import { parseSize } from "../config/size.ts"
+import { printableLine } from "../text/printable.ts"
+import { resolveClaims } from "./claims.ts"
+import { type ContainerFilter, type InspectedContainer, matchesFilter, type TargetLimits, targetOf } from "./containers.ts"
 import { DiscoveryError, type DockerTarget, type InvalidTarget, type StaticTarget, Targets } from "./Target.ts"
 
+/** The limits the config sets for every target. */
+export const limitsOf = (config: Config): TargetLimits => ({
+  defaultTimeoutMs: config.targetTimeout === undefined ? undefined : parseDuration(config.targetTimeout),
+  maxBytes: config.maxBackupBytes === undefined ? undefined : parseSize(config.maxBackupBytes)
+})
+
 /** Static targets run on this host; their task ID is `static`. */
-export const staticTargets = (config: Config, timeoutMs: number | undefined): ReadonlyArray<StaticTarget> =>
+export const staticTargets = (config: Config, limits: TargetLimits): ReadonlyArray<StaticTarget> =>
   config.staticTargets.map((target) => ({
     _tag: "Static",
     service: target.serviceName,
     taskId: "static",
     argv: target.backupCommand,
     fileExtension: target.fileExtension ?? "",
-    timeoutMs
+    timeoutMs: limits.defaultTimeoutMs,
+    maxBytes: limits.maxBytes
   }))
 
-/** Running containers and what they declare; stopped containers are not listed, so never backed up. */
-export const discoverContainers = (docker: Dockerode, endpoint: string, defaultTimeoutMs: number | undefined) =>
+/**
+ * Running containers and what they declare; stopped containers are not
+ * listed, so never backed up. Containers that `filter` rules out are
+ * returned only by name.
+ */
+export const discoverContainers = (docker: Dockerode, endpoint: string, limits: TargetLimits, filter?: ContainerFilter) =>
   Effect.gen(function*() {
     const fail = (cause: unknown) =>
       new DiscoveryError({ endpoint, detail: cause instanceof Error ? cause.message : String(cause) })
@@ -41,30 +55,34 @@ export const discoverContainers = (docker: Dockerode, endpoint: string, defaultT
         ),
       { concurrency: 8 }
     )
-    const targets: Array<DockerTarget> = []
-    const invalid: Array<InvalidTarget> = []
+    const allowed = matchesFilter(filter)
+    const found: Array<DockerTarget | InvalidTarget> = []
+    const filtered: Array<string> = []
     for (const container of inspected) {
       if (container === undefined || container.State?.Running === false) continue
-      const target = targetOf(container, defaultTimeoutMs)
-      if (target?._tag === "Docker") targets.push(target)
-      else if (target?._tag === "Invalid") invalid.push(target)
+      const target = targetOf(container, limits)
+      if (target === undefined) continue
+      if (allowed(container)) found.push(target)
+      else filtered.push(printableLine(target.containerName))
     }
-    return { targets, invalid }
+    return { found, filtered }
   })
 
 /** `docker` is the engine client when Docker discovery is on (see dockerEndpoint), else undefined. */
 export const layerTargets = (config: Config, docker: { readonly client: Dockerode; readonly endpoint: string } | undefined) =>
 {
-  // the config does not change between runs: its targets' timeout and the static targets are made once
-  const timeoutMs = config.targetTimeout === undefined ? undefined : parseDuration(config.targetTimeout)
-  const statics = staticTargets(config, timeoutMs)
+  // the config does not change between runs: its limits and the static targets are made once
+  const limits = limitsOf(config)
+  const statics = staticTargets(config, limits)
+  const staticNames = new Set(statics.map((target) => target.service))
   return Layer.succeed(Targets, {
     discover: Effect.gen(function*() {
       if (docker === undefined) return { targets: statics, invalid: [] }
-      const found = yield* discoverContainers(docker.client, docker.endpoint, timeoutMs)
+      const { found, filtered } = yield* discoverContainers(docker.client, docker.endpoint, limits, config.containerFilter)
+      const claims = resolveClaims(found, staticNames)
       // containers sorted by service, then task, so runs and summaries are stable
-      const containers = [...found.targets].sort((a, b) => `${a.service}/${a.taskId}`.localeCompare(`${b.service}/${b.taskId}`))
-      return { targets: [...containers, ...statics], invalid: found.invalid }
+      const containers = [...claims.targets].sort((a, b) => `${a.service}/${a.taskId}`.localeCompare(`${b.service}/${b.taskId}`))
+      return { targets: [...containers, ...statics], invalid: claims.invalid, filtered }
     })
   })
 }

@@ -7,6 +7,7 @@ import { Clock, Effect, Schema } from "effect"
 import { formatDuration } from "../config/duration.ts"
 import { describeTarget, type Discovered, type InvalidTarget, type Target } from "../discovery/Target.ts"
 import { Snapshotter } from "../snapshot/Snapshotter.ts"
+import { printable } from "../text/printable.ts"
 import { backupOne, type BackupResult } from "./backup.ts"
 
 export class TargetTimeout extends Schema.TaggedError<TargetTimeout>()("TargetTimeout", {
@@ -34,8 +35,9 @@ export const errorOf = (outcome: Outcome): string => (outcome.result._tag === "F
 export const failedOutcomes = (outcomes: ReadonlyArray<Outcome>): ReadonlyArray<Outcome> =>
   outcomes.filter((outcome) => outcome.result._tag === "Failed")
 
+/** An error as the outcome says it: escaped, since it may quote a container's labels or stderr (src/text/printable.ts). */
 const messageOf = (error: unknown): string =>
-  error instanceof Error ? error.message || error.name : typeof error === "string" ? error : JSON.stringify(error)
+  printable(error instanceof Error ? error.message || error.name : typeof error === "string" ? error : JSON.stringify(error))
 
 /** Backs up one target; never fails: a failure is the outcome. */
 export const backupTarget = (target: Target) =>
@@ -49,7 +51,8 @@ export const backupTarget = (target: Target) =>
       taskId: target.taskId,
       fileExtension: target.fileExtension,
       sourceName: source,
-      snapshot: snapshotter.snapshot(target)
+      snapshot: snapshotter.snapshot(target),
+      maxBytes: target.maxBytes
     })
     const timed = target.timeoutMs === undefined ? backup : backup.pipe(
       Effect.timeoutOrElse({
@@ -73,7 +76,7 @@ const invalidOutcome = (target: InvalidTarget): Outcome => ({
   taskId: target.taskId,
   source: describeTarget(target),
   durationMs: 0,
-  result: { _tag: "Failed", error: `${target.containerName}: ${target.reason}` }
+  result: { _tag: "Failed", error: printable(`${target.containerName}: ${target.reason}`) }
 })
 
 export interface RunOptions {

@@ -7,6 +7,7 @@
  */
 import { Duration, Effect, Fiber, Stream } from "effect"
 import { ChildProcess, type ChildProcessSpawner } from "effect/process"
+import { printable } from "../text/printable.ts"
 import { SnapshotError } from "./Snapshotter.ts"
 
 /** How much of a command's stderr the error keeps. */
@@ -51,8 +52,24 @@ export class OutputTail {
     let start = 0
     // skip UTF-8 continuation bytes left over from a character the ring cut
     if (this.#full) while (start < 3 && start < bytes.length && (bytes[start]! & 0xc0) === 0x80) start++
-    return new TextDecoder().decode(bytes.subarray(start))
+    // a command's stderr goes into logs and alerts: escaped (src/text/printable.ts)
+    return printable(new TextDecoder().decode(bytes.subarray(start)))
   }
+}
+
+/**
+ * Variables a host command does not inherit: ubackup's config (it holds S3
+ * keys and alert URLs), ubackup's own variables, and cloud credentials that
+ * the AWS SDK would read (AWS_*). A command that needs a credential gets it
+ * in its own `backup_command` (e.g. `env PGPASSWORD=… pg_dump`) or a file.
+ */
+const withheld = /^(UBACKUP_|AWS_)/
+
+/** `env` without what `withheld` names. */
+export const commandEnvironment = (env: NodeJS.ProcessEnv): Record<string, string> => {
+  const kept: Record<string, string> = {}
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && !withheld.test(name)) kept[name] = value
+  return kept
 }
 
 /** How long after SIGTERM a command may take to exit before its process group gets SIGKILL. */
@@ -84,6 +101,9 @@ export const commandSnapshot = (
     const handle = yield* ChildProcess.make(command, args, {
       // a backup command reads nothing; a pipe nobody writes to could hold it forever
       stdin: "ignore",
+      // ubackup's own secrets (its config, cloud credentials) are not the command's business
+      env: commandEnvironment(process.env),
+      extendEnv: false,
       // a command that ignores SIGTERM must not keep an interrupted backup waiting
       forceKillAfter: killGrace
     }).pipe(Effect.mapError((error) =>

@@ -18,7 +18,8 @@ const staticTarget = (service: string, timeoutMs?: number): Target => ({
   taskId: "static",
   argv: [service],
   fileExtension: ".txt",
-  timeoutMs
+  timeoutMs,
+  maxBytes: undefined
 })
 
 const run = (discovered: Discovered, snapshot: Parameters<typeof fakeSnapshotter>[0], concurrency = 2) => {
@@ -68,7 +69,7 @@ describe("runAll", () => {
     const { outcomes } = await run(
       {
         targets: [staticTarget("fine")],
-        invalid: [{ _tag: "Invalid", service: "web", taskId: "abc123abc123", containerName: "web1", commandText: "sh -c 'oops", reason: "unbalanced single quote" }]
+        invalid: [{ _tag: "Invalid", service: "web", taskId: "abc123abc123", containerName: "web1", commandText: "sh -c 'oops", reason: "unbalanced single quote", owner: "container abc123abc123" }]
       },
       () => Stream.make(new Uint8Array([1]))
     )

@@ -22,6 +22,8 @@ const container = (service: string, schedule?: string): DockerTarget => ({
   commandText: "cat /x",
   fileExtension: "",
   timeoutMs: undefined,
+  maxBytes: undefined,
+  owner: "container test",
   stopDuringBackup: false,
   schedule
 })

@@ -22,7 +22,8 @@ const target = (...argv: Array<string>): StaticTarget => ({
   taskId: "t1",
   argv,
   fileExtension: "",
-  timeoutMs: undefined
+  timeoutMs: undefined,
+  maxBytes: undefined
 })
 
 /** Runs a target's snapshot to its end: the bytes that came out, and how it ended. */

@@ -33,6 +33,8 @@ const execTarget = (containerId: string, containerName: string, argv: ReadonlyAr
   commandText: argv.join(" "),
   fileExtension: "",
   timeoutMs: undefined,
+  maxBytes: undefined,
+  owner: "container test",
   stopDuringBackup: false, schedule: undefined
 })
 

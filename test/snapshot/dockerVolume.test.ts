@@ -36,6 +36,8 @@ const volumeTarget = (
   commandText: "dockervolume://",
   fileExtension: ".tar",
   timeoutMs: undefined,
+  maxBytes: undefined,
+  owner: "container test",
   stopDuringBackup: options.stopDuringBackup ?? false,
   schedule: undefined
 })

@@ -1,0 +1,31 @@
+/**
+ * Sizes as people write them in configs and labels: `500MB`, `10GiB`,
+ * `1.5T`, or a plain number of bytes. Units are decimal (kB, MB, GB, TB)
+ * or binary (KiB, MiB, GiB, TiB); a bare K, M, G, T is binary, as Docker's.
+ */
+const units: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4
+}
+
+/** Bytes, or undefined when `value` is not a positive size. */
+export const parseSize = (value: number | string): number | undefined => {
+  if (typeof value === "number") return Number.isSafeInteger(value) && value > 0 ? value : undefined
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(value)
+  const unit = match === null ? undefined : units[match[2]!.toLowerCase()]
+  if (match === null || unit === undefined) return undefined
+  const bytes = Math.floor(Number(match[1]) * unit)
+  return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined
+}
