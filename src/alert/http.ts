@@ -193,7 +193,8 @@ const attempt = (request: HttpRequest, prepared: Prepared, timeoutMs: number) =>
     try: async (interrupted) => {
       // one signal for interruption of the fiber and for the timeout, over the request and its body
       const signal = AbortSignal.any([interrupted, AbortSignal.timeout(timeoutMs)])
-      const init: RequestInit = { method: request.method, headers: prepared.headers, redirect: "follow", signal }
+      // a redirect is not followed: it could send the body (and the URL's secrets) to another host
+      const init: RequestInit = { method: request.method, headers: prepared.headers, redirect: "manual", signal }
       if (request.body !== undefined) init.body = request.body
       const response = await fetch(prepared.url, init)
       const body = await readCapped(response)
@@ -208,6 +209,13 @@ const attempt = (request: HttpRequest, prepared: Prepared, timeoutMs: number) =>
     Effect.flatMap((reply) =>
       reply.status >= 200 && reply.status <= 299
         ? Effect.succeed<HttpReply>({ status: reply.status, headers: reply.headers, body: reply.body })
+        : reply.status >= 300 && reply.status <= 399
+        ? Effect.fail(
+          new AttemptError({
+            detail: `${reply.line}: the sink answered with a redirect, which ubackup does not follow (set the URL it redirects to)`,
+            retryable: false
+          })
+        )
         : Effect.fail(
           new AttemptError({
             detail: prepared.scrub(replyDetail(reply.line, reply.body)),

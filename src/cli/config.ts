@@ -5,6 +5,7 @@ import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { encryptionLayer, storageLayer } from "../config/layers.ts"
 import { parseConfig } from "../config/load.ts"
+import { configWarnings } from "../config/warnings.ts"
 import type { ConfigJson } from "../config/schema.ts"
 import { Encryption } from "../encryption/Encryption.ts"
 import { generateDecryptionKey, parseDecryptionKeys, parseRecipient } from "../encryption/keys.ts"
@@ -52,6 +53,9 @@ export const printDefaultConfig = Command.make(
           static_targets: [{ service_name: "someapp", backup_command: ["cat", "/var/lib/someapp/file.db"], file_extension: ".db" }],
           concurrency: 1,
           target_timeout: "2h",
+          max_backup_bytes: "100GiB",
+          container_filter: { labels: { "backup.allowed": "true" }, names: ["db-*", "app-*"] },
+          abort_incomplete_uploads_after: "24h",
           storage: {
             s3: {
               bucket: "mybucket",
@@ -60,7 +64,9 @@ export const printDefaultConfig = Command.make(
               access_key_secret: "wXQJhB…",
               endpoint: "https://s3.example.com",
               force_path_style: true,
-              part_size_mb: 8
+              part_size_mb: 8,
+              acl: "bucket-owner-full-control",
+              request_timeout: "60s"
             }
           },
           alertmanager: { baseurl: "https://example.com/url-to-my/alertmanager", deadmansswitch_ttl: "+25h" },
@@ -99,6 +105,7 @@ const validate = Command.make(
         return `storage ${storage.location}; encrypted for ${encryption.recipients.join(", ")}; ${loaded.config.compression}`
       }).pipe(Effect.provide(encryptionLayer(loaded)), Effect.provide(storageLayer(loaded)))
       yield* printLine(`${name}: valid (${summary})`)
+      for (const warning of configWarnings(loaded.config)) yield* printNote(`${name}: warning: ${warning.path}: ${warning.message}`)
     })
 ).pipe(Command.withDescription("Check a config; every bad field is named by its path"))
 

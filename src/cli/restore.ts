@@ -18,7 +18,16 @@ export const decryptCommand = Command.make(
   ({ keyFile, raw }) =>
     Effect.gen(function*() {
       const keys = yield* readTextFile(keyFile).pipe(Effect.flatMap((text) => parseDecryptionKeys(text, keyFile)))
-      const plaintext = stdin().pipe(decrypt(keys))
+      const plaintext = stdin().pipe(decrypt(keys, {
+        onFormat: (format) => {
+          if (format === "ubackup-aes") {
+            process.stderr.write(
+              "ubackup: warning: this is a µbackup .gz.aes backup: its encryption (AES-CTR) is not authenticated, so damage or tampering " +
+                "cannot be detected (only gzip's checksum may notice). Back up again with ubackup for authenticated backups.\n"
+            )
+          }
+        }
+      }))
       yield* toStdout(raw ? plaintext : decompress(plaintext))
     })
 ).pipe(Command.withDescription(

@@ -4,6 +4,7 @@ import { Command, Flag } from "effect/cli"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { loadConfig } from "../config/load.ts"
+import { configWarnings } from "../config/warnings.ts"
 import { serveMetrics } from "../metrics/publish.ts"
 import { runScheduler } from "../scheduler/scheduler.ts"
 import { systemdUnit } from "../scheduler/systemd.ts"
@@ -29,6 +30,7 @@ const run = Command.make(
       yield* lowerPriority
       const loaded = yield* loadConfig(config)
       const { config: c } = loaded
+      for (const warning of configWarnings(c)) yield* Effect.logWarning(`${loaded.source.name}: ${warning.path}: ${warning.message}`)
       yield* Effect.gen(function*() {
         if (c.metricsListen !== undefined) yield* serveMetrics(c.metricsListen)
         return yield* runScheduler({ schedule: c.schedule, timeZone: c.scheduleTimezone, concurrency: c.concurrency, runNow })

@@ -19,11 +19,13 @@ const armorMagic = Buffer.from("-----BEGIN AGE ENCRYPTED FILE-----")
 /** Picks the format from the first bytes, then hands everything to its decryptor. */
 class SniffingDecryptor implements Decryptor {
   readonly #keys: DecryptionKeys
+  readonly #options: DecryptOptions
   #head: Buffer = Buffer.alloc(0)
   #inner: Decryptor | undefined
 
-  constructor(keys: DecryptionKeys) {
+  constructor(keys: DecryptionKeys, options: DecryptOptions) {
     this.#keys = keys
+    this.#options = options
   }
 
   push(input: Uint8Array): Array<Buffer> {
@@ -46,9 +48,13 @@ class SniffingDecryptor implements Decryptor {
   }
 
   #choose(head: Buffer): Decryptor {
-    if (head.subarray(0, ageMagic.length).equals(ageMagic)) return new AgeDecryptor(this.#keys.identities)
-    const rsa = this.#keys.rsaPrivateKeys.find((key) => looksLegacy(head, (key.asymmetricKeyDetails?.modulusLength ?? 0) / 8))
-    if (rsa !== undefined) return new LegacyDecryptor(rsa)
+    if (head.subarray(0, ageMagic.length).equals(ageMagic)) {
+      this.#options.onFormat?.("age")
+      return new AgeDecryptor(this.#keys.identities)
+    }
+    const rsa = this.#keys.rsaPrivateKeys.find((key) => looksLegacy(head, Math.ceil((key.asymmetricKeyDetails?.modulusLength ?? 0) / 8)))
+    // told once the key opened the envelope: a wrong key gets its error alone
+    if (rsa !== undefined) return new LegacyDecryptor(rsa, () => this.#options.onFormat?.("ubackup-aes"))
     if (head.subarray(0, armorMagic.length).equals(armorMagic.subarray(0, head.length))) {
       throw new DecryptError({
         reason: "NotABackup",
@@ -70,11 +76,20 @@ class SniffingDecryptor implements Decryptor {
   }
 }
 
+export interface DecryptOptions {
+  /**
+   * Told which format the input is: `age` once its first bytes are in, or
+   * µbackup's `ubackup-aes` once the key opened it. That one's AES-CTR is not
+   * authenticated (a changed byte is not detected: say so to whoever restores).
+   */
+  readonly onFormat?: (format: "age" | "ubackup-aes") => void
+}
+
 /** Decrypts an age or µbackup byte stream with the given keys. */
-export const decrypt = (keys: DecryptionKeys) =>
+export const decrypt = (keys: DecryptionKeys, options: DecryptOptions = {}) =>
 <E, R>(input: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | DecryptError, R> =>
   transformBytes(
-    () => new SniffingDecryptor(keys),
+    () => new SniffingDecryptor(keys, options),
     (cause) =>
       cause instanceof DecryptError
         ? cause

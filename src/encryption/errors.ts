@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { printableLine } from "../text/printable.ts"
 
 /**
  * A key (recipient, identity or key file) that cannot be used. `source` names
@@ -30,9 +31,17 @@ export type DecryptFailure = typeof DecryptFailure.Type
 
 export class DecryptError extends Schema.TaggedError<DecryptError>()("DecryptError", {
   reason: DecryptFailure,
-  detail: Schema.String
+  detail: Schema.String,
+  /** NoMatchingKey: the stanzas the backup has (`ssh-rsa <tag>`, `X25519`…), as age's NoIdentityMatchError keeps them. */
+  stanzaTypes: Schema.optional(Schema.Array(Schema.String)),
+  /** NoMatchingKey: the identities that were tried. */
+  identities: Schema.optional(Schema.Array(Schema.String))
 }) {
   override get message() {
-    return this.detail
+    if (this.stanzaTypes === undefined) return this.detail
+    // short, whatever a hostile header holds: the first few of each list and a count
+    const few = (items: ReadonlyArray<string>) => items.length <= 3 ? items.join(", ") : `${items.slice(0, 3).join(", ")} and ${items.length - 3} more`
+    const types = this.stanzaTypes.map((type) => printableLine(type.slice(0, 60)))
+    return `${this.detail}: it is encrypted to ${few(types)}; the key file holds ${few(this.identities ?? [])}`
   }
 }

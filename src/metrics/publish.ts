@@ -1,5 +1,6 @@
 /** Where metrics go: an HTTP endpoint (scheduler) or a textfile (now). */
 import { Effect, Schema } from "effect"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
 import * as path from "node:path"
@@ -47,14 +48,25 @@ export const serveMetrics = (listen: string) =>
     yield* Effect.logInfo(`metrics on http://${listen}/metrics`)
   })
 
-/** Writes the metrics to `file` atomically: a temporary name in the same folder, then a rename. */
+/**
+ * Writes the metrics to `file` atomically: a new, randomly named file in the
+ * same folder, created exclusively (O_EXCL never follows a symlink someone
+ * planted there, and a predictable name could be planted), then renamed
+ * over `file` (which replaces a symlink at `file` rather than writing
+ * through it). Mode 0644: node_exporter reads it as another user.
+ */
 export const writeTextfile = (file: string) =>
   Effect.gen(function*() {
     const text = yield* (yield* Metrics).render
-    const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
+    const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${crypto.randomBytes(6).toString("hex")}.tmp`)
     yield* Effect.tryPromise({
       try: async () => {
-        await fs.writeFile(temporary, text, { mode: 0o644 })
+        const handle = await fs.open(temporary, "wx", 0o644)
+        try {
+          await handle.writeFile(text)
+        } finally {
+          await handle.close()
+        }
         await fs.rename(temporary, file)
       },
       catch: (cause) => new MetricsError({ where: file, detail: cause instanceof Error ? cause.message : String(cause) })

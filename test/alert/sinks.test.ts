@@ -295,3 +295,21 @@ describe("the fan-out (layerFromConfig)", () => {
     expect(makeAlerts([])).toBe(makeAlerts([])) // the shared no-op
   })
 })
+
+describe("redirects", () => {
+  it("a 3xx from a sink is a failed delivery, not followed and not retried: the body never reaches the other host", async () => {
+    const elsewhere = await startRecordingServer()
+    const redirecting = await startRecordingServer(() => ({ status: 307, headers: { Location: `${elsewhere.url}/stolen` } }))
+    try {
+      const sink = makeWebhook({ url: Redacted.make(`${redirecting.url}/hook/secret-path`), hostname, index: 0 })
+      const { error } = await runFailure(sink.targetFailed(failedOutcome("db", "boom")))
+      expect(error.message).toMatch(/307 Temporary Redirect: the sink answered with a redirect, which ubackup does not follow/)
+      expect(error.message).not.toContain("secret-path")
+      expect(redirecting.requests).toHaveLength(1)
+      expect(elsewhere.requests).toHaveLength(0)
+    } finally {
+      await redirecting.close()
+      await elsewhere.close()
+    }
+  })
+})

@@ -173,6 +173,47 @@ describe("config", () => {
       expect(run.code, run.stderr).toBe(0)
     })
 
+    it("the new limits are checked: max_backup_bytes, container_filter, abort_incomplete_uploads_after, storage.s3.acl and request_timeout", async () => {
+      const cases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
+        [{ max_backup_bytes: "lots" }, "max_backup_bytes: Expected a number of bytes or a size such as 500MB or 10GiB"],
+        [{ max_backup_bytes: -5 }, "max_backup_bytes: Expected a number of bytes"],
+        [{ container_filter: { names: [] } }, "container_filter.names: must not be empty"],
+        [{ container_filter: { label: "x" } }, "container_filter.label: unknown key"],
+        [{ abort_incomplete_uploads_after: "soon" }, "abort_incomplete_uploads_after: Expected a duration"]
+      ]
+      for (const [extra, message] of cases) await refusedEverywhere(JSON.stringify(base(extra)), message, validateRoutes)
+      const s3 = (fields: Record<string, unknown>) => ({ storage: { s3: { bucket: "b", endpoint: "https://s3.example.com", ...fields } } })
+      await refusedEverywhere(JSON.stringify(base(s3({ acl: "everyone" }))), "storage.s3.acl: Expected", validateRoutes)
+      await refusedEverywhere(JSON.stringify(base(s3({ request_timeout: "never" }))), "storage.s3.request_timeout: Expected a duration", validateRoutes)
+      const { run } = await through("validate stdin", JSON.stringify(base({
+        max_backup_bytes: "10GiB",
+        container_filter: { labels: { "backup.allowed": "yes" }, names: ["db-*"] },
+        abort_incomplete_uploads_after: "6h",
+        ...s3({ acl: "bucket-owner-full-control", request_timeout: "2m" })
+      })))
+      expect(run.code, run.stderr).toBe(0)
+    })
+
+    it("warns, without refusing, about secrets sent over plain http:// to another host", async () => {
+      const { run } = await through("validate stdin", JSON.stringify(base({
+        alertmanager: { baseurl: "http://alerts.example.com/prod" },
+        alerts: {
+          healthchecks: { url: "http://hc.example.com/ping/uuid" },
+          ntfy: { url: "http://ntfy.example.com/topic", token: "tk_x" },
+          uptime_kuma: { push_url: "http://127.0.0.1:3001/api/push/token" },
+          webhooks: [{ url: "http://hooks.example.com/in", headers: { Authorization: "Bearer x" } }, { url: "https://hooks.example.com/in" }]
+        }
+      })))
+      expect(run.code, run.stderr).toBe(0)
+      for (const path of ["alertmanager.baseurl", "alerts.healthchecks.url", "alerts.ntfy.url", "alerts.webhooks[0].url"]) {
+        expect(run.stderr).toMatch(new RegExp(`standard input: warning: ${path.replace(/[.[\]]/g, "\\$&")}: is plain http:// to another host`))
+      }
+      // loopback and https are fine
+      expect(run.stderr).not.toContain("uptime_kuma")
+      expect(run.stderr).not.toContain("webhooks[1]")
+      expect(run.stderr).not.toContain("tk_x")
+    })
+
     it("a bad recipient in encryption_recipients[1] is named by its index", async () => {
       const bad = `${recipient.slice(0, -1)}${recipient.endsWith("q") ? "p" : "q"}`
       await refusedEverywhere(

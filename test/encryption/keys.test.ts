@@ -244,6 +244,27 @@ describe("keys", () => {
     })
   })
 
+  describe("RSA keys whose size is not a multiple of 8 bits", () => {
+    for (const bits of [2050, 3073]) {
+      it(`a ${bits}-bit key: manual-backup encrypts for it and decrypt opens it (its OAEP block is ${Math.ceil(bits / 8)} bytes)`, async () => {
+        const { privateKey, publicKey } = crypto.generateKeyPairSync("rsa", { modulusLength: bits })
+        const keyFile = path.join(dir, `rsa-${bits}.key`)
+        fs.writeFileSync(keyFile, privateKey.export({ type: "pkcs1", format: "pem" }), { mode: 0o600 })
+        const config = path.join(dir, `rsa-${bits}.json`)
+        fs.writeFileSync(config, JSON.stringify({
+          encryption_publickey: publicKey.export({ type: "pkcs1", format: "pem" }).toString(),
+          storage: { local: { path: `backups-${bits}` } }
+        }))
+        const backup = await ubackup(["manual-backup", "odd", "t", "--config", config], { input: backupPlaintext })
+        expect(backup.code, backup.stderr).toBe(0)
+        const file = path.join(dir, `backups-${bits}`, backup.stdout.toString().trim())
+        const run = await ubackup(["decrypt", keyFile], { input: fs.readFileSync(file) })
+        expect(run.code, run.stderr).toBe(0)
+        expect(run.stdout.equals(backupPlaintext)).toBe(true)
+      })
+    }
+  })
+
   describe("decrypt: refusals", () => {
     it("the right key opens the backup (the baseline for what follows)", async () => {
       const run = await ubackup(["decrypt", ageIdentityFile], { input: fs.readFileSync(backupFile) })

@@ -4,7 +4,7 @@
  */
 import * as crypto from "node:crypto"
 import { DecryptError } from "../errors.ts"
-import { encodeHeader, fileKeySize, parseHeader, verifyHeaderMac } from "./header.ts"
+import { encodeHeader, fileKeySize, type Header, HeaderReader, verifyHeaderMac } from "./header.ts"
 import { PayloadDecryptor, PayloadEncryptor, payloadNonceSize } from "./payload.ts"
 import type { Identity, Recipient } from "./recipient.ts"
 
@@ -37,7 +37,10 @@ export class AgeEncryptor {
 
 export class AgeDecryptor {
   readonly #identities: ReadonlyArray<Identity>
-  #buffered: Buffer = Buffer.alloc(0)
+  readonly #reader = new HeaderReader()
+  #header: Header | undefined
+  /** After the header: the start of the payload nonce. */
+  #nonce: Buffer = Buffer.alloc(0)
   #payload: PayloadDecryptor | undefined
 
   constructor(identities: ReadonlyArray<Identity>) {
@@ -46,26 +49,33 @@ export class AgeDecryptor {
 
   push(input: Uint8Array): Array<Buffer> {
     if (this.#payload !== undefined) return this.#payload.push(input)
-    this.#buffered = Buffer.concat([this.#buffered, input])
-    const parsed = parseHeader(this.#buffered)
-    if (parsed === undefined || this.#buffered.length < parsed.length + payloadNonceSize) return []
-    const fileKey = this.#unwrap(parsed.header.stanzas)
-    if (!verifyHeaderMac(parsed.header, fileKey)) {
+    let bytes: Buffer
+    if (this.#header === undefined) {
+      const parsed = this.#reader.push(input)
+      if (parsed === undefined) return []
+      this.#header = parsed.header
+      bytes = parsed.rest
+    } else {
+      bytes = Buffer.concat([this.#nonce, input])
+    }
+    if (bytes.length < payloadNonceSize) {
+      this.#nonce = bytes
+      return []
+    }
+    const fileKey = this.#unwrap(this.#header.stanzas)
+    if (!verifyHeaderMac(this.#header, fileKey)) {
       throw new DecryptError({ reason: "Tampered", detail: "the header MAC does not verify: the backup was tampered with" })
     }
-    const nonce = this.#buffered.subarray(parsed.length, parsed.length + payloadNonceSize)
-    this.#payload = new PayloadDecryptor(fileKey, nonce)
+    this.#payload = new PayloadDecryptor(fileKey, bytes.subarray(0, payloadNonceSize))
     fileKey.fill(0)
-    const rest = this.#buffered.subarray(parsed.length + payloadNonceSize)
-    this.#buffered = Buffer.alloc(0)
-    return this.#payload.push(rest)
+    return this.#payload.push(bytes.subarray(payloadNonceSize))
   }
 
   finish(): Array<Buffer> {
     if (this.#payload === undefined) {
       throw new DecryptError({
         reason: "Truncated",
-        detail: "the backup is truncated: it ends inside the age header"
+        detail: this.#header === undefined ? "the backup is truncated: it ends inside the age header" : "the backup is truncated: it ends before the payload"
       })
     }
     return [this.#payload.finish()]
@@ -76,12 +86,11 @@ export class AgeDecryptor {
       const fileKey = identity.unwrap(stanzas)
       if (fileKey !== undefined) return fileKey
     }
-    const recipients = stanzas.map((s) => [s.type, ...s.args.slice(0, s.type === "X25519" ? 0 : 1)].join(" "))
     throw new DecryptError({
       reason: "NoMatchingKey",
-      detail: `no key opens this backup: it is encrypted to ${recipients.join(", ")}; the key file holds ${
-        this.#identities.map((i) => i.label).join(", ")
-      }`
+      detail: "no key opens this backup",
+      stanzaTypes: stanzas.map((s) => (s.type === "ssh-rsa" ? `ssh-rsa ${s.args[0] ?? ""}`.trim() : s.type)),
+      identities: this.#identities.map((i) => i.label)
     })
   }
 }

@@ -60,50 +60,111 @@ export const verifyHeaderMac = (header: Header, fileKey: Uint8Array): boolean =>
 const malformed = (detail: string) => new DecryptError({ reason: "Malformed", detail: `malformed age header: ${detail}` })
 
 /**
+ * No more recipient stanzas than this. Go age bounds neither their number
+ * nor the header's size (only scrypt stanzas must be alone); ubackup writes
+ * one stanza per recipient, and a bound keeps a hostile header from making
+ * a restore try thousands of RSA decryptions.
+ */
+export const maxStanzas = 256
+
+type HeaderState =
+  | { readonly _tag: "Version" }
+  | { readonly _tag: "Stanza" }
+  | { readonly _tag: "Body"; readonly type: string; readonly args: ReadonlyArray<string>; readonly lines: Array<string> }
+
+/**
+ * Reads a header incrementally: `push` bytes as they come; it returns the
+ * header and the bytes after it once the MAC line has arrived, else
+ * undefined. Each byte is looked at once (no re-parse from the start on
+ * every push), and nothing beyond the 1 MiB bound is buffered. Throws a
+ * `DecryptError` for anything the format forbids.
+ */
+export class HeaderReader {
+  /** The header's complete lines so far, newlines included: what the MAC covers. */
+  readonly #lines: Array<Buffer> = []
+  #size = 0
+  /** The start of a line whose newline has not come yet. */
+  readonly #partial: Array<Buffer> = []
+  #partialSize = 0
+  #state: HeaderState = { _tag: "Version" }
+  readonly #stanzas: Array<Stanza> = []
+  #done = false
+
+  push(input: Uint8Array): { readonly header: Header; readonly rest: Buffer } | undefined {
+    if (this.#done) throw new Error("HeaderReader: push after the header ended")
+    const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength)
+    let offset = 0
+    while (offset < bytes.length) {
+      const end = bytes.indexOf(0x0a, offset)
+      const lineEnd = end === -1 ? bytes.length : end + 1
+      // a header has to end within its first MiB: bogus input cannot make us buffer forever
+      if (this.#size + this.#partialSize + (lineEnd - offset) > maxHeaderSize + (end === -1 ? 0 : 1)) throw malformed("header larger than 1 MiB")
+      if (end === -1) {
+        // copied: the caller may reuse its buffer (pool blocks) once push returns
+        this.#partial.push(Buffer.from(bytes.subarray(offset)))
+        this.#partialSize += bytes.length - offset
+        return undefined
+      }
+      this.#partial.push(bytes.subarray(offset, lineEnd))
+      const line = Buffer.concat(this.#partial, this.#partialSize + lineEnd - offset)
+      this.#partial.length = 0
+      this.#partialSize = 0
+      offset = lineEnd
+      const mac = this.#line(line.toString("latin1", 0, line.length - 1), line)
+      if (mac !== undefined) {
+        this.#done = true
+        const macInput = Buffer.concat([...this.#lines, Buffer.from("---", "latin1")])
+        return { header: { stanzas: this.#stanzas, macInput, mac }, rest: Buffer.from(bytes.subarray(offset)) }
+      }
+    }
+    return undefined
+  }
+
+  /** One complete line (without its newline); the MAC once the `---` line came. */
+  #line(line: string, raw: Buffer): Uint8Array | undefined {
+    const state = this.#state
+    switch (state._tag) {
+      case "Version":
+        if (line !== versionLine) throw malformed(`unsupported version line ${JSON.stringify(line.slice(0, 40))}`)
+        this.#state = { _tag: "Stanza" }
+        break
+      case "Stanza": {
+        if (line.startsWith("--- ")) {
+          if (this.#stanzas.length === 0) throw malformed("no recipient stanza")
+          const mac = decodeRaw(line.slice(4))
+          if (mac === undefined || mac.length !== 32) throw malformed("bad MAC encoding")
+          return mac
+        }
+        if (!line.startsWith("-> ")) throw malformed("expected a stanza (->) or the MAC line (---)")
+        if (this.#stanzas.length === maxStanzas) throw malformed(`more than ${maxStanzas} recipient stanzas`)
+        const [type, ...args] = line.slice(3).split(" ")
+        if (type === undefined || ![type, ...args].every(isArgument)) throw malformed("bad stanza arguments")
+        this.#state = { _tag: "Body", type, args, lines: [] }
+        break
+      }
+      case "Body": {
+        if (line.length > columns) throw malformed("stanza body line longer than 64 columns")
+        state.lines.push(line)
+        if (line.length === columns) break
+        const body = decodeRaw(state.lines.join(""))
+        if (body === undefined) throw malformed(`bad base64 in the ${state.type} stanza body`)
+        this.#stanzas.push({ type: state.type, args: state.args, body })
+        this.#state = { _tag: "Stanza" }
+        break
+      }
+    }
+    this.#lines.push(raw)
+    this.#size += raw.length
+    return undefined
+  }
+}
+
+/**
  * Parses a header from the start of `input`. Returns `undefined` when more
  * bytes are needed, else the header and its length in bytes (where the
  * payload starts). Throws a `DecryptError` for anything the format forbids.
  */
 export const parseHeader = (input: Uint8Array): { readonly header: Header; readonly length: number } | undefined => {
-  let offset = 0
-  const nextLine = (): string | undefined => {
-    const end = input.indexOf(0x0a, offset)
-    // a header has to end within its first MiB: bogus input cannot make us buffer forever
-    if (end === -1 ? input.length > maxHeaderSize : end > maxHeaderSize) throw malformed("header larger than 1 MiB")
-    if (end === -1) return undefined
-    const line = Buffer.from(input.subarray(offset, end)).toString("latin1")
-    offset = end + 1
-    return line
-  }
-  const version = nextLine()
-  if (version === undefined) return undefined
-  if (version !== versionLine) throw malformed(`unsupported version line ${JSON.stringify(version.slice(0, 40))}`)
-
-  const stanzas: Array<Stanza> = []
-  for (;;) {
-    const lineStart = offset
-    const line = nextLine()
-    if (line === undefined) return undefined
-    if (line.startsWith("--- ")) {
-      if (stanzas.length === 0) throw malformed("no recipient stanza")
-      const mac = decodeRaw(line.slice(4))
-      if (mac === undefined || mac.length !== 32) throw malformed("bad MAC encoding")
-      return { header: { stanzas, macInput: input.slice(0, lineStart + 3), mac }, length: offset }
-    }
-    if (!line.startsWith("-> ")) throw malformed("expected a stanza (->) or the MAC line (---)")
-    const [type, ...args] = line.slice(3).split(" ")
-    if (type === undefined || ![type, ...args].every(isArgument)) throw malformed("bad stanza arguments")
-    const bodyLines: Array<string> = []
-    for (;;) {
-      const bodyLine = nextLine()
-      if (bodyLine === undefined) return undefined
-      if (bodyLine.length > columns) throw malformed("stanza body line longer than 64 columns")
-      bodyLines.push(bodyLine)
-      if (bodyLine.length < columns) break
-    }
-    const body = decodeRaw(bodyLines.join(""))
-    if (body === undefined) throw malformed(`bad base64 in the ${type} stanza body`)
-    stanzas.push({ type, args, body })
-  }
+  const parsed = new HeaderReader().push(input)
+  return parsed === undefined ? undefined : { header: parsed.header, length: input.length - parsed.rest.length }
 }
-

@@ -65,7 +65,8 @@ export const sshRsaRecipient = (publicKey: crypto.KeyObject): Recipient => {
 export const sshRsaIdentity = (privateKey: crypto.KeyObject): Identity => {
   const publicKey = crypto.createPublicKey(privateKey)
   const tag = fingerprint(publicKey)
-  const modulusBytes = (publicKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8
+  // RSA-OAEP output is as long as the modulus in whole bytes: a 2050-bit key writes 257
+  const modulusBytes = Math.ceil((publicKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8)
   return {
     label: describe(publicKey, tag),
     unwrap: (stanzas) => {

@@ -27,11 +27,14 @@ export const plausibleEnvelopeLength = (firstBytes: Uint8Array): boolean => {
 
 export class LegacyDecryptor {
   readonly #privateKey: crypto.KeyObject
+  readonly #onOpened: () => void
   #buffered: Buffer = Buffer.alloc(0)
   #decipher: crypto.Decipheriv | undefined
 
-  constructor(privateKey: crypto.KeyObject) {
+  /** `onOpened`: called once the key has opened the envelope. */
+  constructor(privateKey: crypto.KeyObject, onOpened: () => void = () => undefined) {
     this.#privateKey = privateKey
+    this.#onOpened = onOpened
   }
 
   push(input: Uint8Array): Array<Buffer> {
@@ -58,6 +61,7 @@ export class LegacyDecryptor {
     }
     this.#decipher = crypto.createDecipheriv("aes-256-ctr", aesKey, this.#buffered.subarray(2 + envelopeLength, headerLength))
     aesKey.fill(0)
+    this.#onOpened()
     const rest = this.#buffered.subarray(headerLength)
     this.#buffered = Buffer.alloc(0)
     return [this.#decipher.update(rest)]

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import * as crypto from "node:crypto"
 import { DecryptError } from "../../../src/encryption/errors.ts"
-import { encodeHeader, maxHeaderSize, parseHeader, type Stanza, verifyHeaderMac } from "../../../src/encryption/age/header.ts"
+import { encodeHeader, HeaderReader, maxHeaderSize, maxStanzas, parseHeader, type Stanza, verifyHeaderMac } from "../../../src/encryption/age/header.ts"
 
 const fileKey = crypto.randomBytes(16)
 const stanzas: ReadonlyArray<Stanza> = [
@@ -67,5 +67,26 @@ describe("age header", () => {
     const huge = Buffer.from("age-encryption.org/v1\n-> X25519 abc\n" + "A".repeat(64).concat("\n").repeat(maxHeaderSize / 65 + 10))
     expect(() => parseHeader(huge)).toThrow(DecryptError)
     expect(() => parseHeader(Buffer.from("age-encryption.org/v1\n" + "x".repeat(maxHeaderSize + 10)))).toThrow(DecryptError)
+  })
+
+  it("reads a header pushed one byte at a time, and hands back what follows it", () => {
+    const header = encodeHeader(stanzas, fileKey)
+    const input = Buffer.concat([header, Buffer.from("nonce and payload")])
+    const reader = new HeaderReader()
+    let parsed: ReturnType<HeaderReader["push"]>
+    let at = 0
+    while ((parsed = reader.push(input.subarray(at, at + 1))) === undefined) at++
+    expect(at).toBe(header.length - 1)
+    expect(parsed.rest.toString()).toBe("")
+    expect(parsed.header.stanzas).toHaveLength(stanzas.length)
+    expect(verifyHeaderMac(parsed.header, fileKey)).toBe(true)
+    const whole = new HeaderReader().push(input)
+    expect(whole?.rest.toString()).toBe("nonce and payload")
+  })
+
+  it(`refuses more than ${maxStanzas} stanzas`, () => {
+    const many = Array.from({ length: maxStanzas }, () => ({ type: "X25519", args: ["abc"], body: crypto.randomBytes(32) }))
+    expect(parseHeader(encodeHeader(many, fileKey))?.header.stanzas).toHaveLength(maxStanzas)
+    expect(() => parseHeader(encodeHeader([...many, stanzas[0]!], fileKey))).toThrow(/more than 256 recipient stanzas/)
   })
 })
