@@ -143,8 +143,12 @@ export const makeLocalStorage = (root: string): Storage["Service"] => {
     const temporary = path.join(directory, `.${path.basename(final)}.${crypto.randomBytes(6).toString("hex")}.partial`)
     return Effect.acquireUseRelease(
       tryFs("put", id, async () => {
-        await fsp.mkdir(directory, { recursive: true, mode: 0o700 })
+        // the root is checked before anything is written into it, and the
+        // service folder must not be a symlink out of it
+        await fsp.mkdir(root, { recursive: true, mode: 0o700 })
         await checkRoot()
+        await fsp.mkdir(directory, { recursive: true, mode: 0o700 })
+        await contained(directory, "put", id)
         return await fsp.open(temporary, "wx", 0o600)
       }),
       (handle) =>

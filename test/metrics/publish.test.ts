@@ -126,6 +126,22 @@ describe.runIf(ready)("metrics", () => {
     }
   })
 
+  it("a metrics_textfile planted as a symlink is replaced, never followed: the file it pointed to is untouched", async () => {
+    const textfiles = path.join(dir, "planted")
+    fs.mkdirSync(textfiles)
+    const victim = path.join(dir, "victim.txt")
+    fs.writeFileSync(victim, "not ubackup's\n")
+    const textfile = path.join(textfiles, "ubackup.prom")
+    fs.symlinkSync(victim, textfile)
+    const { file } = writeConfig("planted", { static_targets: [okTarget("planted-ok")], metrics_textfile: textfile })
+    const run = await ubackup(["now", "--config", file])
+    expect(run.code, run.stderr).toBe(0)
+    expect(fs.readFileSync(victim, "utf8")).toBe("not ubackup's\n")
+    expect(fs.lstatSync(textfile).isFile()).toBe(true)
+    expect(fs.readFileSync(textfile, "utf8")).toContain('ubackup_last_run_success{service="planted-ok"} 1')
+    expect(fs.readdirSync(textfiles)).toEqual(["ubackup.prom"])
+  })
+
   it("a metrics_textfile that cannot be written: the backup is stored all the same, the error names the file", async () => {
     const textfile = path.join(dir, "no-such-folder", "ubackup.prom")
     const { file, storage } = writeConfig("badtextfile", { static_targets: [okTarget("textfile-bad")], metrics_textfile: textfile })

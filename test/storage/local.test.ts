@@ -234,6 +234,41 @@ describe("local storage", () => {
       expect(entries(folder)).toEqual([])
     })
 
+    it("a storage folder writable by its group or by every user is refused, naming the folder and the fix", async () => {
+      for (const mode of [0o770, 0o777]) {
+        const open = fs.mkdtempSync(path.join(dir, "open-"))
+        fs.chmodSync(open, mode)
+        const storage = makeLocalStorage(open)
+        for (const attempt of [storage.put("svc/2024-01-01 0000Z_host_task.zst.age", Stream.make(new Uint8Array([1]))), storage.list("svc")]) {
+          const error = await Effect.runPromise(Effect.flip(attempt as Effect.Effect<unknown, { _tag: string }>))
+          expect(error).toMatchObject({ _tag: "StorageError", reason: "AccessDenied", subject: open })
+          expect(String((error as { message?: string }).message)).toMatch(/writable by .*chmod go-w/)
+        }
+        expect(entries(open)).toEqual([])
+      }
+    })
+
+    it("a symlink in the storage folder that points out of it is neither listed, read nor written through", async () => {
+      const guarded = fs.mkdtempSync(path.join(dir, "guarded-"))
+      const outside = path.join(dir, "outside-secret")
+      fs.writeFileSync(outside, "host secret")
+      const storage = makeLocalStorage(guarded)
+      const real = "svc/2024-01-01 0000Z_host_task.zst.age"
+      await Effect.runPromise(storage.put(real, Stream.make(new Uint8Array([7]))))
+      const planted = "svc/2024-01-02 0000Z_host_task.zst.age"
+      fs.symlinkSync(outside, path.join(guarded, planted))
+      fs.symlinkSync(dir, path.join(guarded, "linked-service"))
+      const listed = await Effect.runPromise(storage.list("svc"))
+      expect(listed.map((backup) => backup.id)).toEqual([real])
+      const read = await Effect.runPromise(Effect.flip(Stream.runCollect(storage.get(planted))))
+      expect(read).toMatchObject({ _tag: "StorageError", reason: "AccessDenied" })
+      const viaService = await Effect.runPromise(Effect.flip(Stream.runCollect(storage.get("linked-service/outside-secret"))))
+      expect(viaService).toMatchObject({ _tag: "StorageError" })
+      const intoLink = await Effect.runPromise(Effect.flip(storage.put("linked-service/2024-01-01 0000Z_host_task.zst.age", Stream.make(new Uint8Array([1])))))
+      expect(intoLink).toMatchObject({ _tag: "StorageError", reason: "AccessDenied" })
+      expect(fs.existsSync(path.join(dir, "2024-01-01 0000Z_host_task.zst.age"))).toBe(false)
+    })
+
     it("rejects IDs and service names that are not one safe path segment each", async () => {
       const storage = makeLocalStorage(libraryRoot)
       for (const id of ["../escape/x", "x", "a/b/c", "svc/.hidden", "svc/"]) {
