@@ -25,6 +25,15 @@ export class InputFileError extends Schema.TaggedError<InputFileError>()("InputF
   }
 }
 
+export class InvalidFlagError extends Schema.TaggedError<InvalidFlagError>()("InvalidFlagError", {
+  flag: Schema.String,
+  detail: Schema.String
+}) {
+  override get message() {
+    return `${this.flag}: ${this.detail}`
+  }
+}
+
 /** Writes a byte stream to stdout, with back-pressure; stdout stays open. */
 export const toStdout = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Effect.Effect<void, E | OutputError, R> =>
   Stream.run(

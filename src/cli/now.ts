@@ -5,6 +5,7 @@ import { loadConfig } from "../config/load.ts"
 import { formatDuration } from "../config/duration.ts"
 import { describeTarget, Targets } from "../discovery/Target.ts"
 import { writeTextfile } from "../metrics/publish.ts"
+import { parseDuration } from "../config/duration.ts"
 import { runReported } from "../pipeline/reported.ts"
 import { failedOutcomes, type Outcome } from "../pipeline/run.ts"
 import { formatBytes } from "./backup.ts"
@@ -61,7 +62,10 @@ export const now = Command.make(
           }
           return
         }
-        const { outcomes, checkInError } = yield* runReported(discovered, { concurrency: loaded.config.concurrency })
+        const { outcomes, checkInError } = yield* runReported(discovered, {
+          concurrency: loaded.config.concurrency,
+          abandonedAfterMs: parseDuration(loaded.config.abortIncompleteUploadsAfter)
+        })
         yield* printLine(outcomes.length === 0 ? "no targets" : summaryTable(outcomes))
         if (loaded.config.metricsTextfile !== undefined) yield* writeTextfile(loaded.config.metricsTextfile)
         const failed = failedOutcomes(outcomes).length

@@ -1,12 +1,17 @@
-/** decrypt, storage ls / ls-services / get */
+/** decrypt, storage ls / ls-services / get / cleanup */
 import { Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { parseDuration } from "../config/duration.ts"
+import { storageLayer } from "../config/layers.ts"
+import { loadConfig } from "../config/load.ts"
 import { decompress } from "../compression/decompress.ts"
 import { decrypt } from "../encryption/decrypt.ts"
 import { parseDecryptionKeys } from "../encryption/keys.ts"
 import { stdin } from "../snapshot/stdin.ts"
+import { Hostname } from "../pipeline/backup.ts"
 import { Storage } from "../storage/Storage.ts"
-import { printLine, readTextFile, toStdout } from "./io.ts"
+import { printable } from "../text/printable.ts"
+import { InvalidFlagError, printLine, readTextFile, toStdout } from "./io.ts"
 import { configFlag, withStorage } from "./shared.ts"
 
 export const decryptCommand = Command.make(
@@ -65,7 +70,39 @@ const get = Command.make(
   ({ id, config }) => Effect.flatMap(Storage, (storage) => toStdout(storage.get(id))).pipe(withStorage(config))
 ).pipe(Command.withDescription("Write a stored (still encrypted) backup to stdout"))
 
+const cleanup = Command.make(
+  "cleanup",
+  {
+    olderThan: Flag.String("older-than").pipe(
+      Flag.withDescription("Only leftovers with no activity for this long (default: the config's abort_incomplete_uploads_after, 24h)"),
+      Flag.optional
+    ),
+    allHosts: Flag.Boolean("all-hosts").pipe(
+      Flag.withDescription("Also the leftovers of other hosts' backups (default: only this host's)"),
+      Flag.withDefault(false)
+    ),
+    config: configFlag
+  },
+  ({ olderThan, allHosts, config }) =>
+    loadConfig(config).pipe(Effect.flatMap((loaded) =>
+      Effect.gen(function*() {
+        const text = olderThan._tag === "Some" ? olderThan.value : loaded.config.abortIncompleteUploadsAfter
+        const olderThanMs = parseDuration(text)
+        if (olderThanMs === undefined) {
+          return yield* Effect.fail(new InvalidFlagError({ flag: "--older-than", detail: `${JSON.stringify(text)} is not a duration such as 90s, 5m or 1h30m` }))
+        }
+        const storage = yield* Storage
+        const hostname = allHosts ? undefined : yield* Hostname
+        const { removed, kept } = yield* storage.cleanup({ olderThanMs, hostname })
+        for (const id of removed) yield* printLine(`removed leftovers of ${printable(id)}`)
+        yield* printLine(`${removed.length} incomplete backup(s) removed; ${kept} left (still active, or another host's)`)
+      }).pipe(Effect.provide(storageLayer(loaded)))
+    ))
+).pipe(Command.withDescription(
+  "Abort incomplete S3 multipart uploads and remove temporary files that killed backups left behind; never a stored backup"
+))
+
 export const storageCommand = Command.make("storage").pipe(
-  Command.withDescription("Browse and fetch stored backups"),
-  Command.withSubcommands([ls, lsServices, get])
+  Command.withDescription("Browse and fetch stored backups, and clean up after stopped ones"),
+  Command.withSubcommands([ls, lsServices, get, cleanup])
 )

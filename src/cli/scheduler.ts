@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import { parseDuration } from "../config/duration.ts"
 import { loadConfig } from "../config/load.ts"
 import { configWarnings } from "../config/warnings.ts"
 import { serveMetrics } from "../metrics/publish.ts"
@@ -33,7 +34,13 @@ const run = Command.make(
       for (const warning of configWarnings(c)) yield* Effect.logWarning(`${loaded.source.name}: ${warning.path}: ${warning.message}`)
       yield* Effect.gen(function*() {
         if (c.metricsListen !== undefined) yield* serveMetrics(c.metricsListen)
-        return yield* runScheduler({ schedule: c.schedule, timeZone: c.scheduleTimezone, concurrency: c.concurrency, runNow })
+        return yield* runScheduler({
+          schedule: c.schedule,
+          timeZone: c.scheduleTimezone,
+          concurrency: c.concurrency,
+          abandonedAfterMs: parseDuration(c.abortIncompleteUploadsAfter),
+          runNow
+        })
       }).pipe(Effect.scoped, Effect.provide(runLayers(loaded)))
     })
 ).pipe(Command.withDescription("Back up on the config's schedule (default daily at 01:00 UTC) until stopped"))

@@ -7,6 +7,8 @@ import { Clock, Effect } from "effect"
 import { type AlertError, Alerts } from "../alert/Alerts.ts"
 import type { Discovered } from "../discovery/Target.ts"
 import { Metrics } from "../metrics/Metrics.ts"
+import { Storage } from "../storage/Storage.ts"
+import { printable } from "../text/printable.ts"
 import { Hostname } from "./backup.ts"
 import { type Outcome, runAll, type RunOptions } from "./run.ts"
 
@@ -23,7 +25,34 @@ export interface ReportedRunOptions extends Pick<RunOptions, "concurrency"> {
    * (see `Alerts`). Default true.
    */
   readonly whole?: boolean
+  /**
+   * Before the run, what backups of this host that were killed left behind
+   * (temporary files, open multipart uploads) with no activity for this long
+   * is removed (`abort_incomplete_uploads_after`). Undefined: nothing is.
+   */
+  readonly abandonedAfterMs?: number | undefined
 }
+
+/**
+ * Removes the leftovers of this host's killed backups. A failure is logged,
+ * not fatal: it never stops the backups themselves.
+ */
+export const cleanupAbandoned = (olderThanMs: number) =>
+  Effect.gen(function*() {
+    const storage = yield* Storage
+    const hostname = yield* Hostname
+    const result = yield* Effect.result(storage.cleanup({ olderThanMs, hostname }))
+    if (result._tag === "Failure") {
+      return yield* Effect.logWarning(`could not clean up after stopped backups: ${result.failure.message}`)
+    }
+    const removed = result.success.removed
+    if (removed.length > 0) {
+      yield* Effect.logWarning(
+        `removed what ${removed.length} stopped backup(s) left behind (incomplete uploads or temporary files): ` +
+          removed.map(printable).join(", ")
+      )
+    }
+  })
 
 export const runReported = (discovered: Discovered, options: ReportedRunOptions) =>
   Effect.gen(function*() {
@@ -33,6 +62,7 @@ export const runReported = (discovered: Discovered, options: ReportedRunOptions)
     const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
     const startedAt = yield* now
     const whole = options.whole ?? true
+    if (options.abandonedAfterMs !== undefined) yield* cleanupAbandoned(options.abandonedAfterMs)
     yield* alerts.runStarted(startedAt, whole)
     let allAlertsDelivered = true
     const outcomes = yield* runAll(discovered, {

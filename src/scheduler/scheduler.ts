@@ -26,6 +26,8 @@ export interface SchedulerOptions {
   readonly schedule: string
   readonly timeZone: string
   readonly concurrency: number
+  /** See `ReportedRunOptions.abandonedAfterMs`. */
+  readonly abandonedAfterMs?: number | undefined
   /** Back up every target once at start, whatever the schedule. */
   readonly runNow: boolean
 }
@@ -109,7 +111,7 @@ const schedulerLoop = (options: SchedulerOptions, state: { running: boolean }) =
     // `running` stays true when a run is interrupted: the stop message says so
     const run = (discovered: Discovered, whole: boolean) =>
       Effect.sync(() => void (state.running = true)).pipe(
-        Effect.andThen(runReported(discovered, { concurrency: options.concurrency, whole })),
+        Effect.andThen(runReported(discovered, { concurrency: options.concurrency, whole, abandonedAfterMs: options.abandonedAfterMs })),
         Effect.tap(({ outcomes, checkInError }) => {
           const failed = failedOutcomes(outcomes).length
           return Effect.andThen(

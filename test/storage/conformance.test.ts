@@ -167,5 +167,53 @@ describe.each(backends)("storage conformance: $name", (backend) => {
       const restored = await Promise.all(ids.map(restore))
       expect(restored).toEqual(ids.map((_, i) => `backup number ${i}\n`))
     })
+
+    it("storage cleanup and the next now remove this host's quiet leftovers of killed backups, and say how many", async () => {
+      // the CLI's host name, as the Hostname default makes it
+      const host = os.hostname().replace(/[^A-Za-z0-9.-]/g, "-").replace(/^[.-]+/, "") || "host"
+      const leave = async (id: string) => {
+        if (backend.name === "local") {
+          const folder = path.join(dir, "cli-local", path.dirname(id))
+          fs.mkdirSync(folder, { recursive: true, mode: 0o700 })
+          fs.writeFileSync(path.join(folder, `.${path.basename(id)}.0123456789ab.partial`), "partial")
+        } else {
+          const client = testS3Client(s3!)
+          const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: id }))
+          await client.send(new UploadPartCommand({ Bucket: bucket, Key: id, UploadId, PartNumber: 1, Body: Buffer.from("part") }))
+        }
+      }
+      const mine = `killed/2026-12-04 2108Z_${host}_t.zst.age`
+      const theirs = "killed/2026-12-04 2108Z_otherhost_t.zst.age"
+      await leave(mine)
+      await leave(theirs)
+
+      const young = await ubackup(["storage", "cleanup", "--older-than", "1h", "--config", config])
+      expect(young.code, young.stderr).toBe(0)
+      expect(young.stdout.toString()).toBe("0 incomplete backup(s) removed; 2 left (still active, or another host's)\n")
+      const bad = await ubackup(["storage", "cleanup", "--older-than", "soon", "--config", config])
+      expect(bad.code).toBe(1)
+      expect(bad.stderr).toMatch(/--older-than: "soon" is not a duration/)
+
+      await sleep(1100)
+      const cleaned = await ubackup(["storage", "cleanup", "--older-than", "1s", "--config", config])
+      expect(cleaned.code, cleaned.stderr).toBe(0)
+      expect(cleaned.stdout.toString()).toBe(`removed leftovers of ${mine}\n1 incomplete backup(s) removed; 1 left (still active, or another host's)\n`)
+
+      // a run cleans up first, on its own, after abort_incomplete_uploads_after
+      await leave(mine)
+      await sleep(1100)
+      const withTarget = path.join(dir, `config-${backend.name.split(" ")[0]}-cleanup.json`)
+      fs.writeFileSync(withTarget, JSON.stringify({
+        ...JSON.parse(fs.readFileSync(config, "utf8")),
+        abort_incomplete_uploads_after: "1s",
+        static_targets: [{ service_name: "cleanup-run", backup_command: ["echo", "fresh"] }]
+      }))
+      const now = await ubackup(["now", "--config", withTarget])
+      expect(now.code, now.stderr).toBe(0)
+      expect(now.stderr).toContain(`removed what 1 stopped backup(s) left behind (incomplete uploads or temporary files): ${mine}`)
+
+      const everyone = await ubackup(["storage", "cleanup", "--all-hosts", "--older-than", "1s", "--config", config])
+      expect(everyone.stdout.toString()).toBe(`removed leftovers of ${theirs}\n1 incomplete backup(s) removed; 0 left (still active, or another host's)\n`)
+    })
   })
 })
