@@ -105,7 +105,9 @@ export const makeS3Client = (sdk: S3Sdk, options: S3StorageOptions): S3Client =>
     forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
     maxAttempts: options.maxAttempts ?? 5,
     retryMode: "standard",
-    requestHandler: { requestTimeout: options.requestTimeoutMs ?? defaultRequestTimeoutMs, connectionTimeout: 10_000 }
+    // socketTimeout is the idle timeout; the SDK's requestTimeout caps a whole request and only warns by default, so a
+    // stalled connection would hang a backup for ever (found by test/storage/faults.test.ts)
+    requestHandler: { socketTimeout: options.requestTimeoutMs ?? defaultRequestTimeoutMs, connectionTimeout: 10_000 }
   }
   if (options.endpoint !== undefined) {
     config.endpoint = options.endpoint
