@@ -5,9 +5,9 @@
  *
  * - Every kind of fault on some request of one backup: each request is
  *   retried, the backup is stored once, and it restores byte-exact.
- * - The store throttling every request for a whole run: the target fails
- *   with S3's reason in the summary and the alert, nothing is stored and no
- *   multipart upload stays open.
+ * - The store throttling every request for a whole run, or refusing
+ *   connections: the target fails with the reason in the summary and the
+ *   alert, nothing is stored and no multipart upload stays open.
  * - A backup SIGKILLed mid-upload: the next run aborts the upload it left,
  *   and no other tool's.
  * - Local storage on a full disk (a 4 MiB tmpfs): a clear message, no file.
@@ -20,7 +20,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { initKeys, start, ubackup } from "../harness/cli.ts"
-import { startRecordingServer } from "../harness/alerts.ts"
+import { closedPort, startRecordingServer } from "../harness/alerts.ts"
 import { type S3Fault, type S3FaultProxy, startS3FaultProxy } from "../harness/faultProxy.ts"
 import { rgwCommands, s3StorageConfig, testS3Client } from "../harness/rgw.ts"
 import { inCI, requireCommands, sleep, waitFor } from "../harness/tools.ts"
@@ -117,7 +117,7 @@ describe.runIf(s3Ready)("S3 faults (radosgw behind a fault-injecting proxy)", ()
     console.log(`s3 faults: ${seen.length} faults on one backup (${[...new Set(planned.map(([, fault]) => fault))].join(", ")}), ${requests} requests, stored in ${ms} ms, restored byte-exact (also through a stalled and a throttled download)`)
   })
 
-  it("S3 throttling every request for the whole run: the target fails, the summary and the alert say why, no object, no open upload", async () => {
+  it("S3 throttling every request for the whole run, or refusing connections: the target fails, the summary and the alert say why, no object, no open upload", async () => {
     const hook = await startRecordingServer()
     try {
       const config = writeConfig("down", {
@@ -141,6 +141,17 @@ describe.runIf(s3Ready)("S3 faults (radosgw behind a fault-injecting proxy)", ()
       expect(JSON.stringify(failed)).toMatch(/SlowDown \(HTTP 503\)/)
       expect(await keysUnder("s3down/")).toEqual([])
       expect(await uploadsUnder("s3down/")).toEqual([])
+
+      // the store not there at all: refused connections
+      const unreachable = writeConfig("unreachable", {
+        storage: s3StorageConfig({ ...s3!, endpoint: `http://127.0.0.1:${await closedPort()}` }, bucket, { part_size_mb: 5, request_timeout: "2s" }),
+        static_targets: [{ service_name: "s3gone", backup_command: ["head", "-c", "3000000", "/dev/urandom"] }],
+        alerts: { webhooks: [{ url: `${hook.url}/hook` }] }
+      })
+      const gone = await ubackup(["now", "--config", unreachable])
+      expect(gone.code, gone.stderr).toBe(1)
+      expect(gone.stdout.toString().split("\n").find((candidate) => candidate.startsWith("s3gone "))).toMatch(/FAILED.*cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/)
+      expect(hook.requests.some((request) => request.body.toString().includes("ECONNREFUSED"))).toBe(true)
     } finally {
       await hook.close()
     }
