@@ -33,7 +33,7 @@ export class StorageError extends Schema.TaggedError<StorageError>()("StorageErr
   detail: Schema.String
 }) {
   override get message() {
-    return `storage ${this.operation} ${this.subject}: ${this.detail}`
+    return `storage ${this.operation}${this.subject === "" ? "" : ` ${this.subject}`}: ${this.detail}`
   }
 }
 

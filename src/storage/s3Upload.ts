@@ -137,7 +137,7 @@ export const makeUploader = ({ sdk, client, options }: Uploader) => {
     abort(key, uploadId).pipe(
       Effect.timeoutOrElse({ duration: "60 seconds", orElse: () => Effect.fail(new StorageError({ reason: "Unavailable", operation: "abort", subject: key, detail: "no answer" })) }),
       Effect.catch((error) =>
-        Effect.logWarning(`could not abort the multipart upload of ${key} (${error.detail}); \`ubackup storage cleanup\` removes it later`)
+        Effect.logWarning(`could not abort the multipart upload of ${key} (${error.detail}); \`ubackup storage cleanup\` removes it later, or, for a key that may not abort uploads, a lifecycle rule (AbortIncompleteMultipartUpload)`)
       ),
       Effect.uninterruptible
     )
