@@ -3,6 +3,7 @@
  * and say why; in CI (CI=true) a missing program fails the run instead.
  */
 import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
 import * as net from "node:net"
 
 export const inCI = process.env.CI === "true" || process.env.CI === "1"
@@ -73,3 +74,17 @@ export const processAlive = (pid: number): boolean => {
 
 /** `text` as a literal inside a regular expression. */
 export const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/** The peak resident memory (VmHWM, KiB) of process `pid`, read every 20 ms until `stop`; the last reading before it exits is its peak. */
+export const watchPeakRss = (pid: number) => {
+  let peakKiB = 0
+  const timer = setInterval(() => {
+    try {
+      const match = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
+      if (match) peakKiB = Math.max(peakKiB, Number(match[1]))
+    } catch {
+      // exited
+    }
+  }, 20)
+  return { stop: (): number => (clearInterval(timer), peakKiB) }
+}

@@ -25,7 +25,7 @@ import { start } from "../harness/cli.ts"
 import { buildBusyboxImage, docker, requireDocker, runContainer } from "../harness/docker.ts"
 import { type EngineProxy, startEngineProxy } from "../harness/faultProxy.ts"
 import { describeRun, initNowConfig, lineOf, type NowSetup, runNow } from "../harness/now.ts"
-import { sleep } from "../harness/tools.ts"
+import { sleep, watchPeakRss } from "../harness/tools.ts"
 
 const ready = requireDocker("pipeline faults (Docker)")
 const suffix = crypto.randomBytes(3).toString("hex")
@@ -38,20 +38,6 @@ const MiB = 1024 * KiB
 const storedFiles = (storage: string, service: string): Array<string> => {
   const folder = path.join(storage, service)
   return fs.existsSync(folder) ? fs.readdirSync(folder) : []
-}
-
-/** The peak resident memory (VmHWM, KiB) of `pid`, polled until it exits; the last reading is the peak. */
-const watchPeakRss = (pid: number) => {
-  let peak = 0
-  const timer = setInterval(() => {
-    try {
-      const match = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
-      if (match) peak = Math.max(peak, Number(match[1]))
-    } catch {
-      // exited
-    }
-  }, 20)
-  return { stop: () => (clearInterval(timer), peak) }
 }
 
 describe.runIf(ready)("faults around a run's sources (Docker)", () => {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { start, ubackup } from "../harness/cli.ts"
 import { buildBusyboxImage, docker, requireDocker, runContainer } from "../harness/docker.ts"
 import { initNowConfig, type NowSetup } from "../harness/now.ts"
+import { watchPeakRss } from "../harness/tools.ts"
 
 const ready = requireDocker("load: 50 containers (Docker)")
 const suffix = crypto.randomBytes(3).toString("hex")
@@ -54,17 +55,9 @@ describe.runIf(ready)("load: 50 containers at concurrency 4", () => {
     }))
     const started = Date.now()
     const running = start(["now", "--config", config])
-    let peakKiB = 0
-    const timer = setInterval(() => {
-      try {
-        const match = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${running.child.pid}/status`, "utf8"))
-        if (match) peakKiB = Math.max(peakKiB, Number(match[1]))
-      } catch {
-        // exited
-      }
-    }, 20)
+    const rss = watchPeakRss(running.child.pid!)
     const exit = await running.exited
-    clearInterval(timer)
+    const peakKiB = rss.stop()
     const { stdout, stderr } = running.output()
     expect(exit.code, `${stdout}\n${stderr.slice(-3000)}`).toBe(0)
     const lines = stdout.split("\n").filter((line) => line.startsWith(`load${suffix}n`))
