@@ -58,8 +58,10 @@ export const startRgw = async (): Promise<{ readonly s3: S3Endpoint; readonly st
     RGW_DIR: dir,
     RGW_PORT: String(port),
     MON_PORT: String(monPort),
-    // bluestore keeps object data in a sparse file rather than in the OSD's memory
-    OSD_STORE: "bluestore"
+    // bluestore keeps object data in a sparse file rather than in the OSD's memory; 32 GiB (only what
+    // is written takes disk) so that test/load's 10 GiB stream does not fill the OSD, which stalls RGW
+    OSD_STORE: "bluestore",
+    BLUESTORE_BYTES: String(32 * 1024 ** 3)
   }
   try {
     await run("bash", [path.join(scripts, "start-rgw.sh")], { env, timeout: 120_000 })

@@ -81,7 +81,13 @@ export const x25519Identity = (secret: Uint8Array): X25519Identity => {
         const share = decodeRaw(stanza.args[0]!)
         if (share === undefined || share.length !== 32) throw malformed("bad ephemeral share")
         if (stanza.body.length !== fileKeySize + 16) throw malformed("bad body length")
-        const shared = x25519(privateKey, share)
+        let shared: Buffer
+        try {
+          shared = x25519(privateKey, share)
+        } catch {
+          // OpenSSL refuses to derive an all-zero secret rather than return it
+          throw malformed("low-order ephemeral share")
+        }
         if (shared.every((b) => b === 0)) throw malformed("low-order ephemeral share")
         const wrapKey = hkdfSha256(shared, Buffer.concat([share, publicKey]), info)
         const fileKey = aead(wrapKey, stanza.body, true)
