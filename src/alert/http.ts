@@ -112,11 +112,15 @@ class AttemptError extends Schema.TaggedError<AttemptError>()("AttemptError", {
 const statusLine = (response: { readonly status: number; readonly statusText: string }) =>
   `${response.status} ${response.statusText || STATUS_CODES[response.status] || ""}`.trimEnd()
 
-/** µbackup's error text for a non-2xx reply: `<status line>; <first 128 bytes of body>[..]`. */
-const replyDetail = (line: string, body: Uint8Array) =>
-  body.length === 0
-    ? `${line}; <no response body>`
-    : `${line}; ${new TextDecoder().decode(body.subarray(0, errorBodyBytes))}${body.length > errorBodyBytes ? ".." : ""}`
+/**
+ * µbackup's error text for a non-2xx reply: `<status line>; <first 128 bytes of body>[..]`. The body is
+ * scrubbed before it is cut: a secret the cut went through would no longer match, and its first part would show.
+ */
+const replyDetail = (line: string, body: Uint8Array, scrub: (text: string) => string) => {
+  if (body.length === 0) return `${line}; <no response body>`
+  const text = Buffer.from(scrub(new TextDecoder().decode(body)), "utf8")
+  return `${line}; ${new TextDecoder().decode(text.subarray(0, errorBodyBytes))}${text.length > errorBodyBytes ? ".." : ""}`
+}
 
 /** Why fetch failed, from undici's `TypeError("fetch failed", { cause })` or an abort. */
 const transportDetail = (cause: unknown, timeoutMs: number): string => {
@@ -171,19 +175,20 @@ const prepare = (request: HttpRequest): Prepared | AlertError => {
   } catch {
     return new AlertError({ sink: request.sink, what: request.what, detail: "invalid URL" })
   }
-  const scrub = scrubber(url, [...(request.secrets ?? []), ...(request.hideHost === true ? [url.host, url.hostname] : [])])
   const headers: Record<string, string> = { ...request.headers }
   const has = (name: string) => Object.keys(headers).some((header) => header.toLowerCase() === name)
   // undici would say `node`; a receiver's logs should name the sender
   if (!has("user-agent")) headers["User-Agent"] = "ubackup"
-  if (url.username !== "" || url.password !== "") {
-    if (!has("authorization")) {
-      const credentials = `${safeDecode(url.username)}:${safeDecode(url.password)}`
-      headers["Authorization"] = `Basic ${Buffer.from(credentials).toString("base64")}`
-    }
-    url.username = ""
-    url.password = ""
+  // the Basic credentials are as secret as the URL's: a server may echo the header back
+  const basic: Array<string> = []
+  if ((url.username !== "" || url.password !== "") && !has("authorization")) {
+    const credentials = `${safeDecode(url.username)}:${safeDecode(url.password)}`
+    basic.push(Buffer.from(credentials).toString("base64"))
+    headers["Authorization"] = `Basic ${basic[0]}`
   }
+  const scrub = scrubber(url, [...(request.secrets ?? []), ...basic, ...(request.hideHost === true ? [url.host, url.hostname] : [])])
+  url.username = ""
+  url.password = ""
   const display = request.hideHost === true ? `${url.protocol}//<host>` : `${url.protocol}//${url.host}`
   return { url: url.href, display, headers, scrub }
 }
@@ -218,7 +223,7 @@ const attempt = (request: HttpRequest, prepared: Prepared, timeoutMs: number) =>
         )
         : Effect.fail(
           new AttemptError({
-            detail: prepared.scrub(replyDetail(reply.line, reply.body)),
+            detail: prepared.scrub(replyDetail(reply.line, reply.body, prepared.scrub)),
             // a 4xx other than 429 says the request itself is wrong: sending it again cannot help
             retryable: reply.status >= 500 || reply.status === 429
           })

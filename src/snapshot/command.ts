@@ -60,8 +60,9 @@ export class OutputTail {
 /**
  * Variables a host command does not inherit: ubackup's config (it holds S3
  * keys and alert URLs), ubackup's own variables, and cloud credentials that
- * the AWS SDK would read (AWS_*). A command that needs a credential gets it
- * in its own `backup_command` (e.g. `env PGPASSWORD=… pg_dump`) or a file.
+ * the AWS SDK would read (AWS_*). A command that needs a credential reads
+ * it from a file (`.pgpass`, `--defaults-extra-file`, `sh -c 'PGPASSWORD=$(cat
+ * /run/secrets/pg) pg_dump …'`): its command line is printed and alerted.
  */
 const withheld = /^(UBACKUP_|AWS_)/
 
