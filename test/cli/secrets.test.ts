@@ -47,7 +47,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { type Recorded, type RecordingServer, closedPort, startRecordingServer } from "../harness/alerts.ts"
-import { binary, type Run, type RunOptions, ubackup } from "../harness/cli.ts"
+import { binary, type Run, type RunOptions, ubackup, verbs } from "../harness/cli.ts"
 import { rgwCommands, testS3Client } from "../harness/rgw.ts"
 import { freePort, inCI, requireCommands, waitFor } from "../harness/tools.ts"
 
@@ -421,28 +421,9 @@ describe("secrets", () => {
     })) as Record<keyof typeof invalid, string>
 
     // ------------------------------------------------------------ help, version, and the verbs that need no config
-    const verbs = [
-      [],
-      ["init"],
-      ["now"],
-      ["scheduler"],
-      ["scheduler", "run"],
-      ["scheduler", "install-systemd-service-file"],
-      ["manual-backup"],
-      ["decrypt"],
-      ["storage"],
-      ["storage", "ls"],
-      ["storage", "ls-services"],
-      ["storage", "get"],
-      ["storage", "cleanup"],
-      ["decryption-key-generate"],
-      ["decryption-key-to-encryption-key"],
-      ["print-default-config"],
-      ["config"],
-      ["config", "validate"]
-    ]
+    const everyVerb = [[], ...verbs]
     const standalone = async () => {
-      await Promise.all(verbs.map((verb) => cli(`${["ubackup", ...verb].join(" ")} --help`, [...verb, "--help"], { code: 0 })))
+      await Promise.all(everyVerb.map((verb) => cli(`${["ubackup", ...verb].join(" ")} --help`, [...verb, "--help"], { code: 0 })))
       await Promise.all([
         cli("--version", ["--version"], { code: 0 }),
         cli("--completions bash", ["--completions", "bash"], { code: 0 }),

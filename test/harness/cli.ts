@@ -20,6 +20,27 @@ export interface RunOptions {
   readonly cwd?: string
 }
 
+/** Every verb and verb group of the CLI, for tests that go through them all (help, the secrets scan). */
+export const verbs: ReadonlyArray<ReadonlyArray<string>> = [
+  ["init"],
+  ["now"],
+  ["scheduler"],
+  ["scheduler", "run"],
+  ["scheduler", "install-systemd-service-file"],
+  ["manual-backup"],
+  ["decrypt"],
+  ["storage"],
+  ["storage", "ls"],
+  ["storage", "ls-services"],
+  ["storage", "get"],
+  ["storage", "cleanup"],
+  ["decryption-key-generate"],
+  ["decryption-key-to-encryption-key"],
+  ["print-default-config"],
+  ["config"],
+  ["config", "validate"]
+]
+
 export const ubackup = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<Run> =>
   new Promise((resolve, reject) => {
     const child = spawn(binary, args, {
