@@ -19,7 +19,7 @@
  * was delivered (as µbackup did), and a check-in that fails fails the run.
  */
 import { Context, type Effect, Schema } from "effect"
-import type { Outcome } from "../pipeline/run.ts"
+import type { Outcome } from "../domain/Outcome.ts"
 
 export interface RunReport {
   readonly hostname: string

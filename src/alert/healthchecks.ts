@@ -12,7 +12,7 @@
  */
 import { Effect, Redacted } from "effect"
 import * as crypto from "node:crypto"
-import { failedOutcomes } from "../pipeline/run.ts"
+import { failedOutcomes } from "../domain/Outcome.ts"
 import type { RunReport } from "./Alerts.ts"
 import { extendUrl, send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"

@@ -8,7 +8,7 @@
  */
 import { Context, Duration, Effect, Schedule, Schema } from "effect"
 import { STATUS_CODES } from "node:http"
-import { formatDuration } from "../config/duration.ts"
+import { formatDuration } from "../domain/duration.ts"
 import { AlertError } from "./Alerts.ts"
 
 export interface HttpPolicy {

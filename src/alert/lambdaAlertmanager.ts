@@ -14,7 +14,7 @@
  * scheme://host only.
  */
 import { Clock, Effect, Redacted } from "effect"
-import { errorOf, type Outcome } from "../pipeline/run.ts"
+import { errorOf, type Outcome } from "../domain/Outcome.ts"
 import type { RunReport } from "./Alerts.ts"
 import { send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"

@@ -7,8 +7,8 @@
  * other sinks' end-of-run pings are only logged.
  */
 import { Effect, Layer } from "effect"
-import type { Config } from "../config/schema.ts"
-import type { Outcome } from "../pipeline/run.ts"
+import type { AlertsConfig } from "./config.ts"
+import type { Outcome } from "../domain/Outcome.ts"
 import { type AlertError, Alerts, type RunReport } from "./Alerts.ts"
 import { makeHealthchecks } from "./healthchecks.ts"
 import { makeLambdaAlertmanager } from "./lambdaAlertmanager.ts"
@@ -27,7 +27,7 @@ export const none = Alerts.of({
 })
 
 /** The sinks `config` asks for, in a fixed order (the order of their log lines). */
-export const sinksFromConfig = (config: Config, hostname: string): ReadonlyArray<AlertSink> => {
+export const sinksFromConfig = (config: AlertsConfig, hostname: string): ReadonlyArray<AlertSink> => {
   const sinks: Array<AlertSink> = []
   const alerts = config.alerts
   if (config.alertmanager !== undefined) {
@@ -90,7 +90,7 @@ export const makeAlerts = (sinks: ReadonlyArray<AlertSink>): Alerts["Service"] =
 }
 
 /** `Alerts` for the sinks `config` lists (`alertmanager`, `alerts.*`); a no-op without any. */
-export const layerFromConfig = (config: Config, hostname: string): Layer.Layer<Alerts> =>
+export const layerFromConfig = (config: AlertsConfig, hostname: string): Layer.Layer<Alerts> =>
   // Layer.sync: sinks keep per-layer state (Healthchecks' run IDs), made fresh with each layer
   Layer.sync(Alerts, () => makeAlerts(sinksFromConfig(config, hostname)))
 

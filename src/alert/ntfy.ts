@@ -8,7 +8,7 @@
  * protects a topic on a public server, so the URL is shown as scheme://host.
  */
 import { Effect, Redacted } from "effect"
-import { errorOf, type Outcome } from "../pipeline/run.ts"
+import { errorOf, type Outcome } from "../domain/Outcome.ts"
 import { send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
 import { targetSubject, truncateUtf8 } from "./text.ts"

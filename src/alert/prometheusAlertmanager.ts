@@ -14,7 +14,7 @@
  * stored replica does not make the service's backup good.
  */
 import { Clock, Effect } from "effect"
-import { errorOf, type Outcome } from "../pipeline/run.ts"
+import { errorOf, type Outcome } from "../domain/Outcome.ts"
 import { send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
 import { targetSubject } from "./text.ts"

@@ -4,7 +4,7 @@
  * logged and which fail the run.
  */
 import { Effect } from "effect"
-import type { Outcome } from "../pipeline/run.ts"
+import type { Outcome } from "../domain/Outcome.ts"
 import type { AlertError, RunReport } from "./Alerts.ts"
 
 export interface AlertSink {

@@ -2,8 +2,8 @@
  * The words every sink shares: µbackup's subjects (with U+00B5 MICRO SIGN,
  * byte for byte as µbackup wrote them) and a run's summary.
  */
-import { formatDuration } from "../config/duration.ts"
-import { errorOf, failedOutcomes } from "../pipeline/run.ts"
+import { formatDuration } from "../domain/duration.ts"
+import { errorOf, failedOutcomes } from "../domain/Outcome.ts"
 import type { RunReport } from "./Alerts.ts"
 
 /** `µbackup <hostname>`: the dead man's switch subject. U+00B5, not Greek mu U+03BC. */

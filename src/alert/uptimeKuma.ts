@@ -10,7 +10,7 @@
  * secret.
  */
 import { Effect, Redacted } from "effect"
-import { failedOutcomes } from "../pipeline/run.ts"
+import { failedOutcomes } from "../domain/Outcome.ts"
 import type { RunReport } from "./Alerts.ts"
 import { extendUrl, send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"

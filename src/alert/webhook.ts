@@ -10,7 +10,7 @@
  * path) and the header values (Authorization…) are secrets.
  */
 import { Clock, Effect, Redacted } from "effect"
-import { errorOf, failedOutcomes, type Outcome } from "../pipeline/run.ts"
+import { errorOf, failedOutcomes, type Outcome } from "../domain/Outcome.ts"
 import type { RunReport } from "./Alerts.ts"
 import { displayUrl, send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"

@@ -1,7 +1,7 @@
 /** decrypt, storage ls / ls-services / get / cleanup */
 import { Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { parseDuration } from "../config/duration.ts"
+import { parseDuration } from "../domain/duration.ts"
 import { storageLayer } from "../config/layers.ts"
 import { loadConfig } from "../config/load.ts"
 import { decompress } from "../compression/decompress.ts"

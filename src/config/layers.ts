@@ -5,7 +5,7 @@
  */
 import { Effect, Layer } from "effect"
 import * as path from "node:path"
-import { parseDuration } from "./duration.ts"
+import { parseDuration } from "../domain/duration.ts"
 import { Compression, makeCompression } from "../compression/Compression.ts"
 import { Encryption, makeEncryption } from "../encryption/Encryption.ts"
 import type { KeyError } from "../encryption/errors.ts"

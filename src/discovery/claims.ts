@@ -15,7 +15,7 @@
  * container can neither write into another's backups nor, by succeeding,
  * resolve another's failure alert or move its last-success metric.
  */
-import type { DockerTarget, InvalidTarget } from "./Target.ts"
+import type { DockerTarget, InvalidTarget } from "../domain/Target.ts"
 
 export const resolveClaims = (
   containers: ReadonlyArray<DockerTarget | InvalidTarget>,

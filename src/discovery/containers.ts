@@ -2,13 +2,13 @@
  * From an inspected container to a backup target: which command, which
  * service name, which options. Pure, so the rules are tested without Docker.
  */
-import { parseDuration } from "../config/duration.ts"
-import { parseSize } from "../config/size.ts"
+import { parseDuration } from "../domain/duration.ts"
+import { parseSize } from "../domain/size.ts"
 import { printableLine } from "../text/printable.ts"
-import { isCron } from "../scheduler/cron.ts"
-import { isFileExtension, isSafeName } from "../pipeline/names.ts"
+import { isCron } from "../domain/cron.ts"
+import { isFileExtension, isSafeName } from "../domain/names.ts"
 import { ShellWordsError, splitShellWords } from "./shellWords.ts"
-import type { DockerCommand, DockerTarget, InvalidTarget } from "./Target.ts"
+import type { DockerCommand, DockerTarget, InvalidTarget } from "../domain/Target.ts"
 
 /** The parts of `GET /containers/{id}/json` that discovery reads. */
 export interface InspectedContainer {

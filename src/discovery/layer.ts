@@ -5,23 +5,24 @@
  */
 import { Effect, Layer } from "effect"
 import type Dockerode from "dockerode"
-import { parseDuration } from "../config/duration.ts"
-import type { Config } from "../config/schema.ts"
+import { parseDuration } from "../domain/duration.ts"
+import type { DiscoveryConfig } from "./config.ts"
 import { statusOf } from "../docker/client.ts"
-import { parseSize } from "../config/size.ts"
+import { parseSize } from "../domain/size.ts"
 import { printableLine } from "../text/printable.ts"
 import { resolveClaims } from "./claims.ts"
 import { type ContainerFilter, type InspectedContainer, matchesFilter, type TargetLimits, targetOf } from "./containers.ts"
-import { DiscoveryError, type DockerTarget, type InvalidTarget, type StaticTarget, Targets } from "./Target.ts"
+import type { DockerTarget, InvalidTarget, StaticTarget } from "../domain/Target.ts"
+import { DiscoveryError, Targets } from "./Targets.ts"
 
 /** The limits the config sets for every target. */
-export const limitsOf = (config: Config): TargetLimits => ({
+export const limitsOf = (config: DiscoveryConfig): TargetLimits => ({
   defaultTimeoutMs: config.targetTimeout === undefined ? undefined : parseDuration(config.targetTimeout),
   maxBytes: config.maxBackupBytes === undefined ? undefined : parseSize(config.maxBackupBytes)
 })
 
 /** Static targets run on this host; their task ID is `static`. */
-export const staticTargets = (config: Config, limits: TargetLimits): ReadonlyArray<StaticTarget> =>
+export const staticTargets = (config: DiscoveryConfig, limits: TargetLimits): ReadonlyArray<StaticTarget> =>
   config.staticTargets.map((target) => ({
     _tag: "Static",
     service: target.serviceName,
@@ -69,7 +70,7 @@ export const discoverContainers = (docker: Dockerode, endpoint: string, limits: 
   })
 
 /** `docker` is the engine client when Docker discovery is on (see dockerEndpoint), else undefined. */
-export const layerTargets = (config: Config, docker: { readonly client: Dockerode; readonly endpoint: string } | undefined) =>
+export const layerTargets = (config: DiscoveryConfig, docker: { readonly client: Dockerode; readonly endpoint: string } | undefined) =>
 {
   // the config does not change between runs: its limits and the static targets are made once
   const limits = limitsOf(config)
@@ -91,5 +92,5 @@ export const layerTargets = (config: Config, docker: { readonly client: Dockerod
  * Where Docker discovery looks: the config's `docker_endpoint`; without it,
  * DOCKER_HOST when set (a socket proxy); else nowhere, as in µbackup.
  */
-export const dockerEndpoint = (config: Config, env: Record<string, string | undefined> = process.env): string | undefined =>
+export const dockerEndpoint = (config: DiscoveryConfig, env: Record<string, string | undefined> = process.env): string | undefined =>
   config.dockerEndpoint ?? (env.DOCKER_HOST?.trim() ? env.DOCKER_HOST.trim() : undefined)

@@ -5,7 +5,7 @@
  */
 import { Context, type Effect } from "effect"
 import type { RunReport } from "../alert/Alerts.ts"
-import type { Outcome } from "../pipeline/run.ts"
+import type { Outcome } from "../domain/Outcome.ts"
 
 export class Metrics extends Context.Service<Metrics, {
   readonly recordOutcome: (outcome: Outcome, at: Date) => Effect.Effect<void>

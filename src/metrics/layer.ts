@@ -6,7 +6,7 @@
  */
 import { Effect, Layer } from "effect"
 import type { RunReport } from "../alert/Alerts.ts"
-import { failedOutcomes } from "../pipeline/run.ts"
+import { failedOutcomes } from "../domain/Outcome.ts"
 import { Metrics } from "./Metrics.ts"
 
 interface ServiceState {

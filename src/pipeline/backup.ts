@@ -11,11 +11,12 @@ import { Clock, Context, Effect, Schema, Stream } from "effect"
 import * as os from "node:os"
 import { Compression } from "../compression/Compression.ts"
 import { Encryption } from "../encryption/Encryption.ts"
-import { Storage, type StoredBackup } from "../storage/Storage.ts"
+import { Storage } from "../storage/Storage.ts"
+import type { BackupResult } from "../domain/Outcome.ts"
 import { countBytes, limitBytes } from "../stream/bytes.ts"
 import { reclaimEvery } from "../stream/memory.ts"
 import { printableLine } from "../text/printable.ts"
-import { backupId, fileExtensionProblem, nameProblem } from "./names.ts"
+import { backupId, fileExtensionProblem, nameProblem } from "../domain/names.ts"
 
 /**
  * The host name that goes into backup IDs; os.hostname() unless provided.
@@ -66,12 +67,6 @@ export interface BackupRequest<E> {
   readonly snapshot: Stream.Stream<Uint8Array, E>
   /** Fail the backup, storing nothing, once the snapshot has produced more bytes than this. */
   readonly maxBytes?: number | undefined
-}
-
-export interface BackupResult extends StoredBackup {
-  /** Snapshot bytes, before compression and encryption. */
-  readonly bytesIn: number
-  readonly durationMs: number
 }
 
 export const backupOne = <E>(request: BackupRequest<E>) =>

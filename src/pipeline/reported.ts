@@ -5,12 +5,13 @@
  */
 import { Clock, Effect } from "effect"
 import { type AlertError, Alerts } from "../alert/Alerts.ts"
-import type { Discovered } from "../discovery/Target.ts"
+import type { Discovered } from "../domain/Target.ts"
 import { Metrics } from "../metrics/Metrics.ts"
 import { Storage } from "../storage/Storage.ts"
 import { printable } from "../text/printable.ts"
 import { Hostname } from "./backup.ts"
-import { type Outcome, runAll, type RunOptions } from "./run.ts"
+import { runAll, type RunOptions } from "./run.ts"
+import type { Outcome } from "../domain/Outcome.ts"
 
 export interface ReportedRun {
   readonly outcomes: ReadonlyArray<Outcome>

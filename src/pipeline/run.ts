@@ -4,11 +4,12 @@
  * failure contained to its target. The outcomes come back in target order.
  */
 import { Clock, Effect, Schema } from "effect"
-import { formatDuration } from "../config/duration.ts"
-import { describeTarget, type Discovered, type InvalidTarget, type Target } from "../discovery/Target.ts"
+import { formatDuration } from "../domain/duration.ts"
+import { describeTarget, type Discovered, type InvalidTarget, type Target } from "../domain/Target.ts"
 import { Snapshotter } from "../snapshot/Snapshotter.ts"
 import { printable } from "../text/printable.ts"
-import { backupOne, type BackupResult } from "./backup.ts"
+import { backupOne } from "./backup.ts"
+import { errorOf, type Outcome } from "../domain/Outcome.ts"
 
 export class TargetTimeout extends Schema.TaggedError<TargetTimeout>()("TargetTimeout", {
   source: Schema.String,
@@ -18,22 +19,6 @@ export class TargetTimeout extends Schema.TaggedError<TargetTimeout>()("TargetTi
     return `${this.source}: timed out after ${formatDuration(this.timeoutMs)}; nothing was stored`
   }
 }
-
-export interface Outcome {
-  readonly service: string
-  readonly taskId: string
-  readonly source: string
-  readonly durationMs: number
-  readonly result:
-    | { readonly _tag: "Stored"; readonly backup: BackupResult }
-    | { readonly _tag: "Failed"; readonly error: string }
-}
-
-/** Why the target failed; "" for one that was stored. */
-export const errorOf = (outcome: Outcome): string => (outcome.result._tag === "Failed" ? outcome.result.error : "")
-
-export const failedOutcomes = (outcomes: ReadonlyArray<Outcome>): ReadonlyArray<Outcome> =>
-  outcomes.filter((outcome) => outcome.result._tag === "Failed")
 
 /** An error as the outcome says it: escaped, since it may quote a container's labels or stderr (src/text/printable.ts). */
 const messageOf = (error: unknown): string =>

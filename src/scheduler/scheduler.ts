@@ -15,11 +15,11 @@
  * system clock set back does not repeat runs either.
  */
 import { Clock, Cron, Effect } from "effect"
-import type { Discovered, Target } from "../discovery/Target.ts"
-import { Targets } from "../discovery/Target.ts"
+import type { Discovered, Target } from "../domain/Target.ts"
+import { Targets } from "../discovery/Targets.ts"
 import { runReported } from "../pipeline/reported.ts"
-import { failedOutcomes } from "../pipeline/run.ts"
-import { parseCron } from "./cron.ts"
+import { failedOutcomes } from "../domain/Outcome.ts"
+import { parseCron } from "../domain/cron.ts"
 
 export interface SchedulerOptions {
   /** 5-field cron, the default for every target without its own. */

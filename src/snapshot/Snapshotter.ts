@@ -3,7 +3,7 @@
  * (and nothing is stored) unless the command exits 0 after its output ended.
  */
 import { Context, Schema, type Stream } from "effect"
-import type { Target } from "../discovery/Target.ts"
+import type { Target } from "../domain/Target.ts"
 
 export const SnapshotFailure = Schema.Literals([
   "ExitCode", //     the command exited non-zero

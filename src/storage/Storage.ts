@@ -4,16 +4,10 @@
  * nothing behind (no file, no object, no open multipart upload). It never
  * replaces an object: when the ID is taken, the backup is published under
  * the first free numbered variant of it (`withSequence` in
- * src/pipeline/names.ts), and `put` returns the ID it used.
+ * src/domain/names.ts), and `put` returns the ID it used.
  */
 import { Context, type Effect, Schema, type Stream } from "effect"
-
-/** One stored backup, as `storage ls --long` shows it. */
-export interface StoredBackup {
-  readonly id: string
-  readonly size: number
-  readonly modified: Date
-}
+import type { StoredBackup } from "../domain/Outcome.ts"
 
 export const StorageFailure = Schema.Literals([
   "NotFound", //       no such backup

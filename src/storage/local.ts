@@ -15,8 +15,9 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as path from "node:path"
-import { compareBackupIds, isBackupId, isSafeName, parseBackupId, withSequence } from "../pipeline/names.ts"
-import { type CleanupOptions, type CleanupResult, Storage, type StoredBackup, StorageError } from "./Storage.ts"
+import { compareBackupIds, isBackupId, isSafeName, parseBackupId, withSequence } from "../domain/names.ts"
+import { type CleanupOptions, type CleanupResult, Storage, StorageError } from "./Storage.ts"
+import type { StoredBackup } from "../domain/Outcome.ts"
 
 const isTemporary = (name: string) => name.startsWith(".")
 

@@ -9,10 +9,11 @@ import type { ListObjectsV2CommandOutput, S3Client } from "@aws-sdk/client-s3"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Effect, Layer, Stream } from "effect"
 import type { Readable } from "node:stream"
-import { compareBackupIds, isBackupId, isSafeName } from "../pipeline/names.ts"
+import { compareBackupIds, isBackupId, isSafeName } from "../domain/names.ts"
 import { loadS3Sdk, makeS3Client, type S3Sdk, s3Failure, type S3StorageOptions, sendWith } from "./s3Client.ts"
 import { makeUploader } from "./s3Upload.ts"
-import { Storage, type StoredBackup, StorageError } from "./Storage.ts"
+import { Storage, StorageError } from "./Storage.ts"
+import type { StoredBackup } from "../domain/Outcome.ts"
 
 export { defaultPartSize, loadS3Sdk, makeS3Client, type S3Sdk, type S3StorageOptions } from "./s3Client.ts"
 

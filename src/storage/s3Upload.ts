@@ -23,10 +23,11 @@
 import type { CompletedPart, ObjectCannedACL, S3Client } from "@aws-sdk/client-s3"
 import { Clock, Effect, Random, Stream } from "effect"
 import * as crypto from "node:crypto"
-import { minutePrefix, parseBackupId, withSequence } from "../pipeline/names.ts"
+import { minutePrefix, parseBackupId, withSequence } from "../domain/names.ts"
 import { countBytes, transformBytes } from "../stream/bytes.ts"
 import { isAccessDenied, type S3Sdk, s3Failure, type S3StorageOptions, sendRaw, statusOf, defaultPartSize } from "./s3Client.ts"
-import { type CleanupOptions, type CleanupResult, type StoredBackup, StorageError } from "./Storage.ts"
+import { type CleanupOptions, type CleanupResult, StorageError } from "./Storage.ts"
+import type { StoredBackup } from "../domain/Outcome.ts"
 
 /** S3's limit on the parts of one upload. */
 const maxParts = 10_000

@@ -1,7 +1,7 @@
 /**
  * Property: `splitShellWords` undoes quoting. For any array of strings
  * (spaces, tabs, newlines, quotes, backslashes, `$`, backquotes, NUL,
- * any Unicode), quoting each word with `shellQuote` (src/discovery/Target.ts,
+ * any Unicode), quoting each word with `shellQuote` (src/domain/Target.ts,
  * how targets are shown in logs) and joining them with blanks splits back
  * to the same array; so does quoting each word in pieces, each piece
  * single-quoted, double-quoted or backslash-escaped as a person would.
@@ -16,7 +16,7 @@
 import { execFileSync } from "node:child_process"
 import fc from "fast-check"
 import { afterAll, describe, expect, it } from "vitest"
-import { shellQuote } from "../../src/discovery/Target.ts"
+import { shellQuote } from "../../src/domain/Target.ts"
 import { ShellWordsError, splitShellWords } from "../../src/discovery/shellWords.ts"
 
 /** Characters that mean something to a shell or to the splitter: drawn more often than chance would. */

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net"
 import { Alerts, type RunReport } from "../../src/alert/Alerts.ts"
 import { AlertHttpPolicy, type HttpPolicy } from "../../src/alert/http.ts"
 import { Config } from "../../src/config/schema.ts"
-import type { Outcome } from "../../src/pipeline/run.ts"
+import type { Outcome } from "../../src/domain/Outcome.ts"
 
 export const failedOutcome = (service: string, error: string): Outcome => ({
   service,

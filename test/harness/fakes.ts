@@ -3,9 +3,10 @@ import { Effect, Layer, Stream } from "effect"
 import { Compression } from "../../src/compression/Compression.ts"
 import { Encryption } from "../../src/encryption/Encryption.ts"
 import { Snapshotter, SnapshotError } from "../../src/snapshot/Snapshotter.ts"
-import { Storage, type StoredBackup } from "../../src/storage/Storage.ts"
-import type { Target } from "../../src/discovery/Target.ts"
-import { withSequence } from "../../src/pipeline/names.ts"
+import { Storage } from "../../src/storage/Storage.ts"
+import type { StoredBackup } from "../../src/domain/Outcome.ts"
+import type { Target } from "../../src/domain/Target.ts"
+import { withSequence } from "../../src/domain/names.ts"
 
 /** Storage in a Map; `put` keeps an object only when its stream ends cleanly and never replaces one, as the real ones do. */
 export const memoryStorage = () => {

@@ -1,6 +1,6 @@
 /** Backup IDs: the numbered variant a taken ID gets, parsing, ordering, and which names are refused. */
 import { describe, expect, it } from "vitest"
-import { backupId, compareBackupIds, isSafeName, minutePrefix, parseBackupId, withSequence } from "../../src/pipeline/names.ts"
+import { backupId, compareBackupIds, isSafeName, minutePrefix, parseBackupId, withSequence } from "../../src/domain/names.ts"
 
 const id = backupId({
   service: "db",

@@ -1,6 +1,6 @@
 /** Time zones and wall-clock minutes, the pieces the scheduler matches crons with. */
 import { describe, expect, it } from "vitest"
-import { isCron, isTimeZone } from "../../src/scheduler/cron.ts"
+import { isCron, isTimeZone } from "../../src/domain/cron.ts"
 import { wallMinute } from "../../src/scheduler/scheduler.ts"
 
 describe("isTimeZone", () => {

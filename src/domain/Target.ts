@@ -1,9 +1,9 @@
 /**
  * What to back up. Discovery finds targets (Docker containers that declare a
  * backup command, the config's static targets); the snapshotter turns one
- * into a byte stream; `backupOne` stores it.
+ * into a byte stream; `backupOne` stores it. A domain type: every stage may
+ * import it, and it imports no stage.
  */
-import { Context, type Effect, Schema } from "effect"
 import { printableLine } from "../text/printable.ts"
 
 /** How a container's data is read. */
@@ -75,20 +75,6 @@ export interface Discovered {
   /** Containers that declare a command but do not match `container_filter`: not backed up (names, for `now --dry-run`). */
   readonly filtered?: ReadonlyArray<string>
 }
-
-export class DiscoveryError extends Schema.TaggedError<DiscoveryError>()("DiscoveryError", {
-  endpoint: Schema.String,
-  detail: Schema.String
-}) {
-  override get message() {
-    return `Docker discovery at ${this.endpoint} failed: ${this.detail}`
-  }
-}
-
-export class Targets extends Context.Service<Targets, {
-  /** Finds the targets now; called at every run, so label changes need no restart. */
-  readonly discover: Effect.Effect<Discovered, DiscoveryError>
-}>()("ubackup/Targets") {}
 
 /** A word as a shell would need it, for display: `sh -c 'echo hi'`. */
 export const shellQuote = (word: string): string =>

@@ -3,6 +3,8 @@
  * `1.5T`, or a plain number of bytes. Units are decimal (kB, MB, GB, TB)
  * or binary (KiB, MiB, GiB, TiB); a bare K, M, G, T is binary, as Docker's.
  */
+import { Schema } from "effect"
+
 const units: Record<string, number> = {
   "": 1,
   b: 1,
@@ -29,3 +31,8 @@ export const parseSize = (value: number | string): number | undefined => {
   const bytes = Math.floor(Number(match[1]) * unit)
   return Number.isSafeInteger(bytes) && bytes > 0 ? bytes : undefined
 }
+
+/** Bytes, or a size such as `500MB` or `10GiB`. */
+export const SizeText = Schema.Union([Schema.Number, Schema.String]).check(
+  Schema.makeFilter((value: number | string) => parseSize(value) !== undefined || "Expected a number of bytes or a size such as 500MB or 10GiB")
+)

@@ -1,0 +1,46 @@
+/** The `storage` section of the config: one local folder or one S3 bucket. */
+import { Schema } from "effect"
+import { DurationText } from "../domain/duration.ts"
+
+const NonEmpty = Schema.String.check(Schema.isNonEmpty())
+
+export const LocalStorageConfig = Schema.Struct({ path: NonEmpty })
+
+export const S3StorageConfig = Schema.Struct({
+  bucket: NonEmpty,
+  bucketRegion: Schema.optionalKey(NonEmpty),
+  accessKeyId: Schema.optionalKey(NonEmpty),
+  accessKeySecret: Schema.optionalKey(Schema.RedactedFromValue(NonEmpty)),
+  endpoint: Schema.optionalKey(
+    Schema.String.check(Schema.makeFilter((url: string) => /^https?:\/\/[^\s/]+/.test(url) || "Expected an http:// or https:// URL"))
+  ),
+  forcePathStyle: Schema.optionalKey(Schema.Boolean),
+  /** Multipart part size: S3 allows 10,000 parts, so the default 8 MiB caps one backup at ~78 GiB. */
+  partSizeMb: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 5, maximum: 5120 }))),
+  /** A canned ACL on every upload; `bucket-owner-full-control` lets the bucket's owner read what a put-only user wrote. */
+  acl: Schema.optionalKey(Schema.Literals([
+    "private",
+    "bucket-owner-full-control",
+    "bucket-owner-read",
+    "authenticated-read",
+    "public-read",
+    "public-read-write",
+    "aws-exec-read"
+  ])),
+  /** A request with no traffic for this long (a stalled connection) is given up and retried; default 60s. */
+  requestTimeout: Schema.optionalKey(DurationText)
+}).pipe(Schema.encodeKeys({
+  bucketRegion: "bucket_region",
+  accessKeyId: "access_key_id",
+  accessKeySecret: "access_key_secret",
+  forcePathStyle: "force_path_style",
+  partSizeMb: "part_size_mb",
+  requestTimeout: "request_timeout"
+}))
+
+export const StorageConfig = Schema.Struct({
+  local: Schema.optionalKey(LocalStorageConfig),
+  s3: Schema.optionalKey(S3StorageConfig)
+})
+
+export type S3StorageConfig = typeof S3StorageConfig.Type
