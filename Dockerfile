@@ -20,7 +20,7 @@ COPY tsconfig.json ./
 COPY scripts/ scripts/
 COPY bin/ bin/
 COPY src/ src/
-RUN node scripts/build.mjs
+RUN node scripts/build.mjs --cli-only
 
 # --- the image: Node, the launcher and the bundle; no node_modules, no sources -
 FROM node:24-bookworm-slim

@@ -5,10 +5,16 @@
 // The big optional dependencies live in src/vendor/ (the AWS SDK, dockerode)
 // and become files of their own, dist/vendor/*.mjs, that the CLI imports only
 // when a verb needs them: a backup to a local folder never parses their ~3 MB.
+//
+// The library (package.json's exports) is src/ but the CLI compiled module by
+// module by tsc (tsconfig.build.json) into dist/lib: .js and .d.ts, so an app
+// loads only the stages it imports.
 import { build } from "esbuild"
-import { readdirSync, readFileSync, renameSync, rmSync } from "node:fs"
+import { execFile } from "node:child_process"
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { promisify } from "node:util"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const { version } = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8"))
@@ -70,6 +76,36 @@ await Promise.all([
     outExtension: { ".js": ".mjs" }
   })
 ])
+
+/** tsc rewrites `./x.ts` to `./x.js` in the .js files but not in the .d.ts: done here, for consumers' resolvers. */
+const declarationsImportJs = (dir) => {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const file = path.join(dir, entry.name)
+    if (entry.isDirectory()) declarationsImportJs(file)
+    else if (entry.name.endsWith(".d.ts")) {
+      const text = readFileSync(file, "utf8")
+      const rewritten = text.replace(/((?:from|import)\s*\(?\s*)"(\.{1,2}\/[^"]+)\.ts"/g, '$1"$2.js"')
+      if (rewritten !== text) writeFileSync(file, rewritten)
+    }
+  }
+}
+
+// the Docker image needs only the CLI (Dockerfile: --cli-only)
+if (!process.argv.includes("--cli-only")) {
+  try {
+    await promisify(execFile)(process.execPath, [
+      path.join(root, "node_modules/typescript/bin/tsc"),
+      "-p",
+      path.join(root, "tsconfig.build.json"),
+      "--outDir",
+      path.join(out, "lib")
+    ])
+  } catch (error) {
+    throw new Error(`tsc -p tsconfig.build.json failed:\n${error.stdout ?? ""}${error.stderr ?? ""}`)
+  }
+  declarationsImportJs(path.join(out, "lib"))
+}
+
 const old = `${dist}.old-${process.pid}`
 try {
   renameSync(dist, old)

@@ -167,9 +167,25 @@ const jsonProblem = (text: string, error: unknown): string => {
 
 /** Decodes and checks a config text; the rules that span fields come after the schema. */
 export const parseConfig = (source: ConfigSource): Effect.Effect<LoadedConfig, ConfigError> =>
+  Effect.try({
+    try: () => JSON.parse(source.text) as unknown,
+    catch: (e) => new ConfigError({ source: source.name, issues: [{ path: "", message: jsonProblem(source.text, e) }] })
+  }).pipe(Effect.flatMap((json) => decodeConfig(json, source)))
+
+/**
+ * A config given as a value, as a library caller passes it: the same JSON
+ * object the CLI reads from a file, checked the same way. Relative paths
+ * resolve against `baseDirectory` (default: the working directory).
+ */
+export const configFromValue = (
+  value: unknown,
+  options: { readonly name?: string | undefined; readonly baseDirectory?: string | undefined } = {}
+): Effect.Effect<LoadedConfig, ConfigError> =>
+  decodeConfig(value, { name: options.name ?? "config", text: "", baseDirectory: path.resolve(options.baseDirectory ?? ".") })
+
+const decodeConfig = (json: unknown, source: ConfigSource): Effect.Effect<LoadedConfig, ConfigError> =>
   Effect.gen(function*() {
     const fail = (issues: ReadonlyArray<ConfigIssue>) => new ConfigError({ source: source.name, issues })
-    const json = yield* Effect.try({ try: () => JSON.parse(source.text) as unknown, catch: (e) => fail([{ path: "", message: jsonProblem(source.text, e) }]) })
     const config = yield* Schema.decodeUnknownEffect(Config)(json, { errors: "all", onExcessProperty: "error" }).pipe(
       Effect.mapError((error) => fail(issuesOf(error)))
     )

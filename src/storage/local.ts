@@ -19,6 +19,9 @@ import { compareBackupIds, isBackupId, isSafeName, parseBackupId, withSequence }
 import { type CleanupOptions, type CleanupResult, Storage, StorageError } from "./Storage.ts"
 import type { StoredBackup } from "../domain/Outcome.ts"
 
+// the service this module implements, so that `ubackup/storage/local` and `ubackup/storage/s3` are complete on their own
+export { type CleanupOptions, type CleanupResult, Storage, StorageError, StorageFailure } from "./Storage.ts"
+
 const isTemporary = (name: string) => name.startsWith(".")
 
 /** `.<file name of the ID>.<12 hex>.partial`: a backup being written (or one that was killed while it was). */

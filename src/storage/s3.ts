@@ -17,6 +17,9 @@ import type { StoredBackup } from "../domain/Outcome.ts"
 
 export { defaultPartSize, loadS3Sdk, makeS3Client, type S3Sdk, type S3StorageOptions } from "./s3Client.ts"
 
+// the service this module implements, so that `ubackup/storage/local` and `ubackup/storage/s3` are complete on their own
+export { type CleanupOptions, type CleanupResult, Storage, StorageError, StorageFailure } from "./Storage.ts"
+
 export const makeS3Storage = (sdk: S3Sdk, client: S3Client, options: S3StorageOptions): Storage["Service"] => {
   const { bucket } = options
   const send = sendWith(options)
