@@ -1,6 +1,7 @@
 // Packs the installable CLI: release/ubackup-<version>.tar.gz holds
-// ubackup/bin/ubackup (the launcher) and ubackup/dist/ (the bundle, without
-// source maps). It needs Node.js >= 22.19 on the host and nothing else: the
+// ubackup/bin/ubackup (the launcher, with scripts/lib/node.sh, which fetches
+// Node 24 where the host's node is too old) and ubackup/dist/ (the bundle, without
+// source maps). It needs Node.js >= 22.19 on the host (or npm to fetch it) and nothing else: the
 // bundle carries every dependency. Usage: node scripts/release.mjs [--out DIR]
 import { execFileSync } from "node:child_process"
 import { mkdirSync, readFileSync, readdirSync } from "node:fs"
@@ -27,6 +28,6 @@ const archive = path.join(out, `ubackup-${version}.tar.gz`)
 // GNU tar: every path under ubackup/, owned by root, for `tar -xzf … -C /opt`
 execFileSync("tar", [
   "-czf", archive, "--owner=0", "--group=0", "--transform", "s,^,ubackup/,",
-  "bin/ubackup", ...bundle, "README.md"
+  "bin/ubackup", "scripts/lib/node.sh", ...bundle, "README.md"
 ], { cwd: root, stdio: "inherit" })
 console.log(archive)

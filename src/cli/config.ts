@@ -27,8 +27,9 @@ const keysFromPublicKeyFile = (file: string) =>
 
 const defaultLocalPath = "backups"
 
-export const printDefaultConfig = Command.make(
-  "print-default-config",
+/** `print-default-config`, and `config example` (µbackup's later name for it) */
+const defaultConfigCommand = (name: string) => Command.make(
+  name,
   {
     pubkeyFile: Flag.String("pubkey-file").pipe(
       Flag.withDescription("Public key file to embed (from decryption-key-to-encryption-key)"),
@@ -85,7 +86,15 @@ export const printDefaultConfig = Command.make(
         : { ...keys, docker_endpoint: "unix:///var/run/docker.sock", storage: { local: { path: defaultLocalPath } } }
       yield* printLine(JSON.stringify(config, null, 4))
     })
-).pipe(Command.withDescription("Print a config to start from (local storage; --kitchensink: every option)"))
+)
+
+export const printDefaultConfig = defaultConfigCommand("print-default-config").pipe(
+  Command.withDescription("Print a config to start from (local storage; --kitchensink: every option)")
+)
+
+const example = defaultConfigCommand("example").pipe(
+  Command.withDescription("Print a config to start from (the same as print-default-config)")
+)
 
 const validate = Command.make(
   "validate",
@@ -111,7 +120,7 @@ const validate = Command.make(
 
 export const configCommand = Command.make("config").pipe(
   Command.withDescription("Config file tools"),
-  Command.withSubcommands([validate])
+  Command.withSubcommands([validate, example])
 )
 
 const writeNew = (file: string, content: string, mode: number) =>

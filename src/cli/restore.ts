@@ -14,8 +14,9 @@ import { printable } from "../text/printable.ts"
 import { InvalidFlagError, printLine, readTextFile, toStdout } from "./io.ts"
 import { configFlag, withStorage } from "./shared.ts"
 
-export const decryptCommand = Command.make(
-  "decrypt",
+/** `decrypt`, and `decrypt-and-decompress` (µbackup's later name for it) */
+const decryptAs = (name: string) => Command.make(
+  name,
   {
     keyFile: Argument.String("keyfile").pipe(Argument.withDescription("Decryption key: PEM RSA private key or age identity file")),
     raw: Flag.Boolean("raw").pipe(Flag.withDescription("Do not decompress: write the zstd/gzip stream"), Flag.withDefault(false))
@@ -35,9 +36,15 @@ export const decryptCommand = Command.make(
       }))
       yield* toStdout(raw ? plaintext : decompress(plaintext))
     })
-).pipe(Command.withDescription(
+)
+
+export const decryptCommand = decryptAs("decrypt").pipe(Command.withDescription(
   "Decrypt a backup from stdin to stdout, decompressed (ubackup's age files and µbackup's .gz.aes files)"
 ))
+
+export const decryptAndDecompressCommand = decryptAs("decrypt-and-decompress").pipe(
+  Command.withDescription("The same as decrypt (µbackup's later name for it)")
+)
 
 const ls = Command.make(
   "ls",

@@ -55,7 +55,7 @@ describe("binary installation from the release archive", () => {
     const install = await sh(`tar -xzf ${archive} -C opt && ln -s "$PWD/opt/ubackup/bin/ubackup" bin/ubackup && ubackup --version`)
     expect(install.code, install.stderr).toBe(0)
     expect(install.stdout).toContain(version)
-    expect(fs.readdirSync(path.join(dir, "opt", "ubackup")).sort()).toEqual(["README.md", "bin", "dist"])
+    expect(fs.readdirSync(path.join(dir, "opt", "ubackup")).sort()).toEqual(["README.md", "bin", "dist", "scripts"])
 
     const work = path.join(dir, "work")
     fs.mkdirSync(work)

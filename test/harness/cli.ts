@@ -29,6 +29,7 @@ export const verbs: ReadonlyArray<ReadonlyArray<string>> = [
   ["scheduler", "install-systemd-service-file"],
   ["manual-backup"],
   ["decrypt"],
+  ["decrypt-and-decompress"],
   ["storage"],
   ["storage", "ls"],
   ["storage", "ls-services"],
@@ -38,7 +39,8 @@ export const verbs: ReadonlyArray<ReadonlyArray<string>> = [
   ["decryption-key-to-encryption-key"],
   ["print-default-config"],
   ["config"],
-  ["config", "validate"]
+  ["config", "validate"],
+  ["config", "example"]
 ]
 
 export const ubackup = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<Run> =>
