@@ -101,6 +101,7 @@ describe("the npm package", () => {
 import { Compression, decompress, makeCompression } from "ubackup/compression"
 import { decrypt, Encryption, generateDecryptionKey, makeEncryption, parseDecryptionKeys, parseRecipient } from "ubackup/encryption"
 import { layerLocal, Storage } from "ubackup/storage/local"
+import { layerMemory } from "ubackup/storage/memory"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -116,8 +117,8 @@ const program = Effect.gen(function*() {
   const stored = yield* storage.put("app/2026-12-06 1200Z_host_1.txt.zst.age", body)
   const back = yield* Stream.mkUint8Array(storage.get(stored.id).pipe(decrypt(keys), decompress))
   return new TextDecoder().decode(back) === text
-}).pipe(Effect.provide(layerLocal(dir)))
-const ok = await Effect.runPromise(program)
+})
+const ok = (await Effect.runPromise(program.pipe(Effect.provide(layerLocal(dir))))) && (await Effect.runPromise(program.pipe(Effect.provide(layerMemory()))))
 console.log(JSON.stringify({ ok, packages: globalThis.packagesLoaded() }))
 `
     )
