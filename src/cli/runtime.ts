@@ -6,25 +6,21 @@ import { Effect, Layer } from "effect"
 import { layerFromConfig as alertsFromConfig } from "../alert/layer.ts"
 import { pipelineLayer } from "../config/layers.ts"
 import type { LoadedConfig } from "../config/load.ts"
-import { dockerEndpoint, layerTargets } from "../discovery/layer.ts"
-import { DockerClient } from "../docker/client.ts"
+import { dockerEndpoint, layer as targetsLayer } from "../discovery/layer.ts"
+import { DockerEngine } from "../docker/DockerEngine.ts"
 import { layerMetrics } from "../metrics/layer.ts"
 import { Hostname } from "../pipeline/backup.ts"
-import { layerLive } from "../snapshot/layer.ts"
+import { layer as snapshotLayer } from "../snapshot/layer.ts"
 
-/** The Docker client only when discovery is on: dockerode is big, and needs an engine. */
-const dockerLayers = (loaded: LoadedConfig) => {
+/** The engine only when discovery is on: dockerode is big, and needs an engine. */
+const dockerEngineLayer = (loaded: LoadedConfig) => {
   const endpoint = dockerEndpoint(loaded.config)
-  return endpoint === undefined
-    ? Layer.mergeAll(layerTargets(loaded.config, undefined), layerLive(undefined))
-    : Layer.unwrap(Effect.map(DockerClient, ({ client, endpoint }) =>
-      Layer.mergeAll(layerTargets(loaded.config, { client, endpoint }), layerLive(client))
-    )).pipe(Layer.provide(DockerClient.layer(endpoint)))
+  return endpoint === undefined ? DockerEngine.layerNone : DockerEngine.layer(endpoint)
 }
 
 export const runLayers = (loaded: LoadedConfig) =>
   Layer.mergeAll(
-    dockerLayers(loaded),
+    Layer.mergeAll(targetsLayer(loaded.config), snapshotLayer).pipe(Layer.provide(dockerEngineLayer(loaded))),
     pipelineLayer(loaded),
     layerMetrics,
     Layer.unwrap(Effect.gen(function*() {

@@ -2,6 +2,7 @@
  * From an inspected container to a backup target: which command, which
  * service name, which options. Pure, so the rules are tested without Docker.
  */
+import type { ContainerInfo } from "../docker/DockerEngine.ts"
 import { parseDuration } from "../domain/duration.ts"
 import { parseSize } from "../domain/size.ts"
 import { printableLine } from "../text/printable.ts"
@@ -10,14 +11,8 @@ import { isFileExtension, isSafeName } from "../domain/names.ts"
 import { ShellWordsError, splitShellWords } from "./shellWords.ts"
 import type { DockerCommand, DockerTarget, InvalidTarget } from "../domain/Target.ts"
 
-/** The parts of `GET /containers/{id}/json` that discovery reads. */
-export interface InspectedContainer {
-  readonly Id: string
-  readonly Name: string
-  readonly Config: { readonly Labels?: Record<string, string> | null; readonly Env?: ReadonlyArray<string> | null }
-  readonly State?: { readonly Running?: boolean } | null
-  readonly Mounts?: ReadonlyArray<{ readonly Type?: string; readonly Name?: string; readonly Destination?: string }> | null
-}
+/** The parts of `GET /containers/{id}/json` that discovery reads (DockerEngine's ContainerInfo). */
+export type InspectedContainer = ContainerInfo
 
 export const labels = {
   command: "ubackup.command",

@@ -4,14 +4,13 @@
  * static targets, found anew at every run.
  */
 import { Effect, Layer } from "effect"
-import type Dockerode from "dockerode"
+import { DockerEngine } from "../docker/DockerEngine.ts"
 import { parseDuration } from "../domain/duration.ts"
 import type { DiscoveryConfig } from "./config.ts"
-import { statusOf } from "../docker/client.ts"
 import { parseSize } from "../domain/size.ts"
 import { printableLine } from "../text/printable.ts"
 import { resolveClaims } from "./claims.ts"
-import { type ContainerFilter, type InspectedContainer, matchesFilter, type TargetLimits, targetOf } from "./containers.ts"
+import { type ContainerFilter, matchesFilter, type TargetLimits, targetOf } from "./containers.ts"
 import type { DockerTarget, InvalidTarget, StaticTarget } from "../domain/Target.ts"
 import { DiscoveryError, Targets } from "./Targets.ts"
 
@@ -38,20 +37,17 @@ export const staticTargets = (config: DiscoveryConfig, limits: TargetLimits): Re
  * listed, so never backed up. Containers that `filter` rules out are
  * returned only by name.
  */
-export const discoverContainers = (docker: Dockerode, endpoint: string, limits: TargetLimits, filter?: ContainerFilter) =>
+export const discoverContainers = (limits: TargetLimits, filter?: ContainerFilter) =>
   Effect.gen(function*() {
-    const fail = (cause: unknown) =>
-      new DiscoveryError({ endpoint, detail: cause instanceof Error ? cause.message : String(cause) })
-    const listed = yield* Effect.tryPromise({ try: () => docker.listContainers({ all: false }), catch: fail })
+    const engine = yield* DockerEngine
+    const fail = (error: { readonly detail: string }) => new DiscoveryError({ endpoint: engine.endpoint, detail: error.detail })
+    const listed = yield* engine.listRunning.pipe(Effect.mapError(fail))
     const inspected = yield* Effect.forEach(
       listed,
-      (summary) =>
-        Effect.tryPromise({
-          try: () => docker.getContainer(summary.Id).inspect() as Promise<InspectedContainer>,
-          catch: (cause) => cause
-        }).pipe(
+      (id) =>
+        engine.inspectContainer(id).pipe(
           // a container that went away between list and inspect (404) has nothing to back up
-          Effect.catchIf((cause) => statusOf(cause) === 404, () => Effect.succeed(undefined)),
+          Effect.catchTag("DockerNotFound", () => Effect.succeed(undefined)),
           Effect.mapError(fail)
         ),
       { concurrency: 8 }
@@ -69,24 +65,33 @@ export const discoverContainers = (docker: Dockerode, endpoint: string, limits: 
     return { found, filtered }
   })
 
-/** `docker` is the engine client when Docker discovery is on (see dockerEndpoint), else undefined. */
-export const layerTargets = (config: DiscoveryConfig, docker: { readonly client: Dockerode; readonly endpoint: string } | undefined) =>
-{
-  // the config does not change between runs: its limits and the static targets are made once
-  const limits = limitsOf(config)
-  const statics = staticTargets(config, limits)
-  const staticNames = new Set(statics.map((target) => target.service))
-  return Layer.succeed(Targets, {
-    discover: Effect.gen(function*() {
-      if (docker === undefined) return { targets: statics, invalid: [] }
-      const { found, filtered } = yield* discoverContainers(docker.client, docker.endpoint, limits, config.containerFilter)
-      const claims = resolveClaims(found, staticNames)
-      // containers sorted by service, then task, so runs and summaries are stable
-      const containers = [...claims.targets].sort((a, b) => `${a.service}/${a.taskId}`.localeCompare(`${b.service}/${b.taskId}`))
-      return { targets: [...containers, ...statics], invalid: claims.invalid, filtered }
+/**
+ * The Targets of a run: the config's static targets and, unless the engine
+ * in context is DockerEngine.layerNone, the containers that declare a backup.
+ */
+export const layer = (config: DiscoveryConfig): Layer.Layer<Targets, never, DockerEngine> =>
+  Layer.effect(
+    Targets,
+    Effect.gen(function*() {
+      const engine = yield* DockerEngine
+      // the config does not change between runs: its limits and the static targets are made once
+      const limits = limitsOf(config)
+      const statics = staticTargets(config, limits)
+      const staticNames = new Set(statics.map((target) => target.service))
+      return Targets.of({
+        discover: Effect.gen(function*() {
+          if (!engine.enabled) return { targets: statics, invalid: [] }
+          const { found, filtered } = yield* discoverContainers(limits, config.containerFilter).pipe(
+            Effect.provideService(DockerEngine, engine)
+          )
+          const claims = resolveClaims(found, staticNames)
+          // containers sorted by service, then task, so runs and summaries are stable
+          const containers = [...claims.targets].sort((a, b) => `${a.service}/${a.taskId}`.localeCompare(`${b.service}/${b.taskId}`))
+          return { targets: [...containers, ...statics], invalid: claims.invalid, filtered }
+        })
+      })
     })
-  })
-}
+  )
 
 /**
  * Where Docker discovery looks: the config's `docker_endpoint`; without it,

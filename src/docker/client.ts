@@ -20,6 +20,7 @@ import * as http from "node:http"
 import * as https from "node:https"
 import * as os from "node:os"
 import * as path from "node:path"
+import { describeCause } from "./errors.ts"
 
 export class DockerError extends Schema.TaggedError<DockerError>()("DockerError", {
   /** `unix:///var/run/docker.sock`, `tcp://10.0.0.5:2376`. */
@@ -150,52 +151,6 @@ export const makeDockerClient = (Dockerode: DockerodeClass, endpoint?: string): 
   return new Dockerode(optionsFor(trimmed, process.env))
 }
 
-interface ErrorView {
-  readonly code?: unknown
-  readonly statusCode?: unknown
-  readonly message?: unknown
-  readonly json?: { readonly message?: unknown } | null
-}
-
-/** The HTTP status of a failed dockerode request; undefined when no answer came (connection errors). */
-export const statusOf = (cause: unknown): number | undefined => {
-  const status = typeof cause === "object" && cause !== null ? (cause as ErrorView).statusCode : undefined
-  return typeof status === "number" ? status : undefined
-}
-
-/**
- * One engine call, given an AbortSignal that interruption fires, bounded by
- * `timeout` so a hung engine cannot hold a backup forever. Fails with
- * dockerode's own error (see statusOf, describeDockerError).
- */
-export const callApi = <A>(call: (signal: AbortSignal) => Promise<A>, timeout: Duration.Input) =>
-  Effect.tryPromise({ try: call, catch: (cause) => cause }).pipe(
-    Effect.timeoutOrElse({ duration: timeout, orElse: () => Effect.fail(new Error("the engine did not answer")) })
-  )
-
-/** A dockerode or socket error as one line a user can act on. */
-export const describeDockerError = (cause: unknown): string => {
-  if (typeof cause !== "object" || cause === null) return String(cause)
-  const error = cause as ErrorView
-  const status = statusOf(cause)
-  if (status !== undefined) {
-    // the engine's own message is in the JSON body; dockerode's message wraps it in "(HTTP code …) reason - …"
-    const engineMessage = typeof error.json?.message === "string" ? error.json.message.trim() : undefined
-    return `HTTP ${status}: ${engineMessage ?? String(error.message ?? "").trim()}`
-  }
-  const message = typeof error.message === "string" ? error.message : String(cause)
-  switch (error.code) {
-    case "ENOENT":
-      return `${message} (no socket there: is dockerd running, and is the path right?)`
-    case "EACCES":
-      return `${message} (no permission on the socket: run as root or in the docker group)`
-    case "ECONNREFUSED":
-      return `${message} (nothing listens there: is dockerd running, and is the address right?)`
-    default:
-      return message
-  }
-}
-
 export interface EngineVersion {
   /** The engine's release, e.g. `20.10.24+dfsg1`, `29.0.1`. */
   readonly version: string
@@ -213,7 +168,7 @@ export const engineVersion = (client: Dockerode): Effect.Effect<EngineVersion, D
   return Effect.tryPromise({
     // (the typings offer no abort signal here; the timeout below bounds the wait instead)
     try: () => client.version(),
-    catch: (cause) => fail(describeDockerError(cause))
+    catch: (cause) => fail(describeCause(cause))
   }).pipe(
     Effect.timeoutOrElse({
       duration: versionTimeout,

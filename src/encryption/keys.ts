@@ -3,7 +3,7 @@
  * `backups.key`. Parsing names the source (file or config field) in every
  * error and never echoes key material.
  */
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import * as crypto from "node:crypto"
 import { promisify } from "node:util"
 import type { Identity, Recipient } from "./age/recipient.ts"
@@ -182,9 +182,9 @@ export const generateDecryptionKey = (type: KeyType): Effect.Effect<string> =>
     ? Effect.promise(() => promisify(crypto.generateKeyPair)("rsa", { modulusLength: 4096, publicExponent: 0x10001 })).pipe(
       Effect.map(({ privateKey }) => privateKey.export({ type: "pkcs1", format: "pem" }).toString())
     )
-    : Effect.sync(() => {
+    : Effect.map(Clock.currentTimeMillis, (now) => {
       const secret = generateSecret()
       const { recipient } = x25519Identity(secret)
-      const created = new Date().toISOString().replace(/\.\d+Z$/, "Z")
+      const created = new Date(now).toISOString().replace(/\.\d+Z$/, "Z")
       return `# created: ${created}\n# public key: ${recipient}\n${encodeIdentity(secret)}\n`
     })

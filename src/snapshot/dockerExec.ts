@@ -16,19 +16,16 @@
  * After the output ended, the exec's exit status decides: 0 is a backup;
  * anything else, or no status at all, fails the stream.
  */
-import * as NodeStream from "@effect/platform-node/NodeStream"
-import type Dockerode from "dockerode"
-import { Clock, Duration, Effect, Stream } from "effect"
+import { Duration, Effect, Schedule, Stream } from "effect"
 import * as fs from "node:fs"
-import { Readable } from "node:stream"
+import { DockerEngine } from "../docker/DockerEngine.ts"
+import { DockerStreamLost, engineAnswered } from "../docker/errors.ts"
 import { describeTarget, type DockerCommand, type DockerTarget } from "../domain/Target.ts"
 import { transformBytes } from "../stream/bytes.ts"
-import { callApi, describeDockerError, statusOf } from "../docker/client.ts"
 import { OutputTail } from "./command.ts"
 import { SnapshotError } from "./Snapshotter.ts"
 
 export type ExecTarget = DockerTarget & { readonly command: Extract<DockerCommand, { readonly _tag: "Exec" }> }
-
 
 /** Thrown by the demultiplexer; becomes a SnapshotError with the reason it carries. */
 export class DemuxFailure extends Error {
@@ -128,8 +125,10 @@ export const demultiplex = (stderr: OutputTail, stdoutHead?: OutputHead) =>
 const exitWait = Duration.seconds(5)
 /** A command killed by a signal: how long to watch whether its container went down with it. */
 const containerWait = Duration.seconds(2)
-/** Bound on each small API call, so a hung engine cannot hold a stream's end forever. */
-const callTimeout = Duration.seconds(15)
+
+/** Every `interval` while the schedule's time lasts: the polls below. */
+const pollEvery = (interval: Duration.Input, lasting: Duration.Input) =>
+  Schedule.spaced(interval).pipe(Schedule.upTo({ duration: lasting }))
 
 /**
  * True when `pid`, as this process sees it, runs in the container: its cgroup
@@ -193,22 +192,22 @@ const killGrace = Duration.seconds(3)
  * started (`sh -c 'a | b'`) get SIGTERM, and SIGKILL if still there after
  * a grace period.
  */
-const stopExecProcess = (exec: Dockerode.Exec, target: ExecTarget, source: string) =>
+const stopExecProcess = (engine: DockerEngine["Service"], execId: string, target: ExecTarget, source: string) =>
   Effect.gen(function*() {
-    const info = yield* callApi((signal) => exec.inspect({ abortSignal: signal }), callTimeout)
-    if (!info.Running || !(info.Pid > 0)) return
-    if (!inContainer(info.Pid, target.containerId)) {
+    const info = yield* engine.inspectExec(execId)
+    if (!info.running || !(info.pid > 0)) return
+    if (!inContainer(info.pid, target.containerId)) {
       return yield* Effect.logWarning(
-        `${source}: stopped reading; the command may run on in the container (its PID ${info.Pid} is not visible from here)`
+        `${source}: stopped reading; the command may run on in the container (its PID ${info.pid} is not visible from here)`
       )
     }
-    const tree = processTree(info.Pid)
+    const tree = processTree(info.pid)
     signalAll(tree, target.containerId, "SIGTERM")
-    yield* Effect.logInfo(`${source}: stopped reading; sent SIGTERM to the command (host PID ${info.Pid}) and its ${tree.length - 1} child process(es)`)
-    const alive = () => tree.filter((pid) => inContainer(pid, target.containerId))
-    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(killGrace)
-    while (alive().length > 0 && (yield* Clock.currentTimeMillis) < deadline) yield* Effect.sleep("100 millis")
-    const killed = signalAll(alive(), target.containerId, "SIGKILL")
+    yield* Effect.logInfo(`${source}: stopped reading; sent SIGTERM to the command (host PID ${info.pid}) and its ${tree.length - 1} child process(es)`)
+    const alive = yield* Effect.sync(() => tree.filter((pid) => inContainer(pid, target.containerId))).pipe(
+      Effect.repeat({ schedule: pollEvery("100 millis", killGrace), while: (alive) => alive.length > 0 })
+    )
+    const killed = signalAll(alive, target.containerId, "SIGKILL")
     if (killed > 0) yield* Effect.logWarning(`${source}: ${killed} process(es) ignored SIGTERM and got SIGKILL`)
   }).pipe(Effect.catchCause((cause) => Effect.logWarning(`${source}: could not stop the command in the container`, cause)))
 
@@ -218,8 +217,9 @@ const stopExecProcess = (exec: Dockerode.Exec, target: ExecTarget, source: strin
  * running), ExitCode on a non-zero exit, Lost when the connection or the
  * container went away mid-stream, Docker when the engine misbehaves.
  */
-export const dockerExecSnapshot = (client: Dockerode, target: ExecTarget): Stream.Stream<Uint8Array, SnapshotError> =>
+export const dockerExecSnapshot = (target: ExecTarget): Stream.Stream<Uint8Array, SnapshotError, DockerEngine> =>
   Stream.unwrap(Effect.gen(function*() {
+    const engine = yield* DockerEngine
     const source = describeTarget(target)
     const stderr = new OutputTail()
     const stdoutHead = new OutputHead()
@@ -231,99 +231,65 @@ export const dockerExecSnapshot = (client: Dockerode, target: ExecTarget): Strea
         detail,
         ...(exitCode === undefined || exitCode === null ? {} : { exitCode })
       })
-    const container = client.getContainer(target.containerId)
 
     /** Set once the engine says the command is over: nothing is left to stop. */
     let exited = false
-    const exec = yield* Effect.acquireRelease(
-      callApi((signal) =>
-        container.exec({
-          Cmd: [...target.command.argv],
-          AttachStdout: true,
-          AttachStderr: true,
-          Tty: false,
-          abortSignal: signal
-        }), callTimeout
-      ).pipe(Effect.mapError((cause) =>
+    const execId = yield* Effect.acquireRelease(
+      engine.createExec(target.containerId, target.command.argv).pipe(Effect.mapError((error) =>
         // an answer from the engine (404 no such container, 409 not running) means this exec cannot start;
         // no answer at all is the engine's problem
-        fail(statusOf(cause) === undefined ? "Docker" : "Start", `cannot create the exec: ${describeDockerError(cause)}`)
+        fail(engineAnswered(error) ? "Start" : "Docker", `cannot create the exec: ${error.detail}`)
       )),
-      (exec) => (exited ? Effect.void : stopExecProcess(exec, target, source))
+      (execId) => (exited ? Effect.void : stopExecProcess(engine, execId, target, source))
     )
-    const socket = yield* Effect.acquireRelease(
-      // interruptible, unlike the rest of an acquisition: a request that hangs is aborted, not waited for
-      Effect.interruptible(callApi((signal) => exec.start({ hijack: true, stdin: false, abortSignal: signal }), callTimeout)).pipe(
-        Effect.mapError((cause) =>
-          fail(statusOf(cause) === undefined ? "Docker" : "Start", `cannot start the exec: ${describeDockerError(cause)}`)
-        ),
-        Effect.flatMap((socket) =>
-          socket instanceof Readable
-            ? Effect.succeed(socket)
-            : Effect.fail(fail("Docker", "the engine did not hand over a connection for the exec"))
-        )
-      ),
-      (socket) => Effect.sync(() => socket.destroy())
+    const output = yield* engine.startExec(execId).pipe(
+      Effect.mapError((error) => fail(engineAnswered(error) ? "Start" : "Docker", `cannot start the exec: ${error.detail}`))
     )
 
-    const inspect = callApi((signal) => exec.inspect({ abortSignal: signal }), callTimeout)
-    const containerRunning = callApi((signal) => container.inspect({ abortSignal: signal }), callTimeout).pipe(
-      Effect.map((info) => info.State.Running && !info.State.Restarting),
+    const inspect = engine.inspectExec(execId)
+    const containerRunning = engine.inspectContainer(target.containerId).pipe(
+      Effect.map((info) => info.State?.Running === true && info.State.Restarting !== true),
       Effect.orElseSucceed(() => false) // gone (404) counts as down
     )
-    /** The exec's state once the engine recorded its end, or as it stands after `exitWait`. */
-    const awaitExit = Effect.gen(function*() {
-      const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(exitWait)
-      for (;;) {
-        const info = yield* inspect
-        // the engine may close the connection a moment before it records the exit
-        if (!info.Running || (yield* Clock.currentTimeMillis) >= deadline) return info
-        yield* Effect.sleep("50 millis")
-      }
-    })
     /** Whether the container is down, or goes down within `within`. */
     const containerDown = (within: Duration.Duration) =>
-      Effect.gen(function*() {
-        const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(within)
-        for (;;) {
-          if (!(yield* containerRunning)) return true
-          if ((yield* Clock.currentTimeMillis) >= deadline) return false
-          yield* Effect.sleep("100 millis")
-        }
-      })
+      (Duration.isZero(within)
+        ? containerRunning
+        : containerRunning.pipe(Effect.repeat({ schedule: pollEvery("100 millis", within), while: (running) => running }))).pipe(
+          Effect.map((running) => !running)
+        )
 
     /** After the output ended: did the command exit 0, and was it the command that ended? */
     const checkExit = Effect.gen(function*() {
-      const info = yield* awaitExit.pipe(
-        Effect.mapError((cause) => fail("Lost", `the output ended, then the exec could not be inspected: ${describeDockerError(cause)}`))
+      // the engine may close the connection a moment before it records the exit
+      const info = yield* inspect.pipe(
+        Effect.repeat({ schedule: pollEvery("50 millis", exitWait), until: (info) => !info.running }),
+        Effect.mapError((error) => fail("Lost", `the output ended, then the exec could not be inspected: ${error.detail}`))
       )
-      exited = !info.Running
-      if (!info.Running && info.ExitCode === 0) return
-      if (!info.Running && info.Pid === 0) {
+      exited = !info.running
+      if (!info.running && info.exitCode === 0) return
+      if (!info.running && info.pid === 0) {
         // no process ever ran: the runtime could not start the command, and said why on stdout
         const said = stdoutHead.text().trim()
-        return yield* fail("Start", `the command could not start${said === "" ? "" : `: ${said}`}`, info.ExitCode)
+        return yield* fail("Start", `the command could not start${said === "" ? "" : `: ${said}`}`, info.exitCode)
       }
       // a command killed with its container (docker kill, OOM, a crash) is a lost backup, not a failed command;
       // the engine records the command's end before the container's, so a signalled one watches the container a moment
-      const signalled = info.ExitCode !== null && info.ExitCode > 128
+      const signalled = info.exitCode !== null && info.exitCode > 128
       if (yield* containerDown(signalled ? containerWait : Duration.zero)) {
-        return yield* fail("Lost", "the container stopped while the command ran", info.ExitCode)
+        return yield* fail("Lost", "the container stopped while the command ran", info.exitCode)
       }
-      if (info.Running || info.ExitCode === null) {
+      if (info.running || info.exitCode === null) {
         return yield* fail("Lost", "the output ended but the engine reports no exit status for the command")
       }
-      return yield* fail("ExitCode", `exited with code ${info.ExitCode}`, info.ExitCode)
+      return yield* fail("ExitCode", `exited with code ${info.exitCode}`, info.exitCode)
     })
 
-    return NodeStream.fromReadable<Uint8Array, SnapshotError>({
-      evaluate: () => socket,
-      onError: (cause) => fail("Lost", `the exec connection failed: ${describeDockerError(cause)}`)
-    }).pipe(
+    return output.pipe(
       demultiplex(stderr, stdoutHead),
       Stream.mapError((error) =>
-        error instanceof SnapshotError
-          ? error
+        error instanceof DockerStreamLost
+          ? fail("Lost", `the exec connection failed: ${error.detail}`)
           : error instanceof DemuxFailure
           ? fail(error.reason, error.message)
           : fail("Docker", String(error))

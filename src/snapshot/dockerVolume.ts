@@ -9,21 +9,14 @@
  * again afterwards, whether the archive succeeded, failed or was
  * interrupted.
  */
-import * as NodeStream from "@effect/platform-node/NodeStream"
-import type Dockerode from "dockerode"
-import { Duration, Effect, Schedule, Stream } from "effect"
-import { Readable } from "node:stream"
+import { Effect, Schedule, Stream } from "effect"
+import { DockerEngine } from "../docker/DockerEngine.ts"
+import { DockerStreamLost } from "../docker/errors.ts"
 import { describeTarget, type DockerCommand, type DockerTarget } from "../domain/Target.ts"
-import { callApi, describeDockerError, statusOf } from "../docker/client.ts"
 import { transformBytes } from "../stream/bytes.ts"
 import { SnapshotError } from "./Snapshotter.ts"
 
 export type VolumeTarget = DockerTarget & { readonly command: Extract<DockerCommand, { readonly _tag: "Volume" }> }
-
-/** Bound on the small API calls (inspect, start), so a hung engine cannot hold a backup forever. */
-const callTimeout = Duration.seconds(30)
-/** Bound on docker stop, which itself takes up to the container's stop timeout. */
-const stopTimeout = Duration.minutes(5)
 
 const tarBlock = 512
 
@@ -61,14 +54,14 @@ export const requireTarEnd = transformBytes(() => {
 }, (cause) => cause)
 
 /** Starts a container this module stopped; a release, so it logs rather than fails. */
-const startAgain = (container: Dockerode.Container, source: string) =>
-  callApi(() => container.start(), callTimeout).pipe(
+const startAgain = (engine: DockerEngine["Service"], containerId: string, source: string) =>
+  engine.startContainer(containerId).pipe(
     // 304: already running (someone else started it)
-    Effect.catch((cause) => (statusOf(cause) === 304 ? Effect.void : Effect.fail(cause))),
+    Effect.catchTag("DockerNotModified", () => Effect.void),
     Effect.retry({ schedule: Schedule.spaced("1 second"), times: 2 }),
     Effect.tap(() => Effect.logInfo(`${source}: started the container again`)),
-    Effect.catch((cause) =>
-      Effect.logError(`${source}: the container was stopped for the backup and could not be started again: ${describeDockerError(cause)}`)
+    Effect.catch((error) =>
+      Effect.logError(`${source}: the container was stopped for the backup and could not be started again: ${error.detail}`)
     )
   )
 
@@ -77,63 +70,51 @@ const startAgain = (container: Dockerode.Container, source: string) =>
  * scope; starts it again when the scope closes, however it closes. A
  * container that was not running is left as it is.
  */
-const stoppedForBackup = (container: Dockerode.Container, source: string, fail: (detail: string) => SnapshotError) =>
+const stoppedForBackup = (
+  engine: DockerEngine["Service"],
+  containerId: string,
+  source: string,
+  fail: (detail: string) => SnapshotError
+) =>
   Effect.acquireRelease(
     Effect.gen(function*() {
-      const info = yield* callApi((signal) => container.inspect({ abortSignal: signal }), callTimeout).pipe(
-        Effect.mapError((cause) => fail(`cannot inspect the container: ${describeDockerError(cause)}`))
+      const info = yield* engine.inspectContainer(containerId).pipe(
+        Effect.mapError((error) => fail(`cannot inspect the container: ${error.detail}`))
       )
-      if (!info.State.Running) return false
+      if (info.State?.Running !== true) return false
       yield* Effect.logInfo(`${source}: stopping the container for the backup`)
       // the engine answers once the container is down: after its own stop timeout (default 10 s) at most,
-      // then it kills; the bound here is for an engine that never answers
-      return yield* callApi((signal) => container.stop({ abortSignal: signal }), stopTimeout).pipe(
+      // then it kills; the engine's call has a bound for an engine that never answers
+      return yield* engine.stopContainer(containerId).pipe(
         Effect.as(true),
-        Effect.catch((cause) =>
-          statusOf(cause) === 304
-            // it stopped by itself in the meantime: not ours to start again
-            ? Effect.succeed(false)
-            // a stop that failed half-way may have stopped it all the same: no release runs for a failed acquisition
-            : Effect.andThen(startAgain(container, source), Effect.fail(fail(`cannot stop the container: ${describeDockerError(cause)}`)))
+        // it stopped by itself in the meantime: not ours to start again
+        Effect.catchTag("DockerNotModified", () => Effect.succeed(false)),
+        // a stop that failed half-way may have stopped it all the same: no release runs for a failed acquisition
+        Effect.catch((error) =>
+          Effect.andThen(startAgain(engine, containerId, source), Effect.fail(fail(`cannot stop the container: ${error.detail}`)))
         )
       )
     }),
-    (stopped) => (stopped ? startAgain(container, source) : Effect.void)
+    (stopped) => (stopped ? startAgain(engine, containerId, source) : Effect.void)
   )
 
 /** The target's volume as a tar stream. */
-export const dockerVolumeSnapshot = (client: Dockerode, target: VolumeTarget): Stream.Stream<Uint8Array, SnapshotError> =>
+export const dockerVolumeSnapshot = (target: VolumeTarget): Stream.Stream<Uint8Array, SnapshotError, DockerEngine> =>
   Stream.unwrap(Effect.gen(function*() {
+    const engine = yield* DockerEngine
     const { mountPoint } = target.command
     const source = describeTarget(target)
     const fail = (reason: SnapshotError["reason"]) => (detail: string) =>
       new SnapshotError({ reason, source, stderrTail: "", detail })
-    const container = client.getContainer(target.containerId)
-    if (target.stopDuringBackup) yield* stoppedForBackup(container, source, fail("Docker"))
-    const archive = yield* Effect.acquireRelease(
-      // interruptible, unlike the rest of an acquisition: a request that hangs is aborted, not waited for
-      Effect.interruptible(
-        Effect.tryPromise({
-          try: (signal) => container.getArchive({ path: mountPoint, abortSignal: signal }),
-          catch: (cause) => fail("Docker")(`cannot archive ${mountPoint}: ${describeDockerError(cause)}`)
-        })
-      ).pipe(
-        Effect.flatMap((body) =>
-          body instanceof Readable
-            ? Effect.succeed(body)
-            : Effect.fail(fail("Docker")("the engine's answer is not a stream"))
-        )
-      ),
-      (body) => Effect.sync(() => body.destroy())
+    if (target.stopDuringBackup) yield* stoppedForBackup(engine, target.containerId, source, fail("Docker"))
+    const archive = yield* engine.archive(target.containerId, mountPoint).pipe(
+      Effect.mapError((error) => fail("Docker")(`cannot archive ${mountPoint}: ${error.detail}`))
     )
-    return NodeStream.fromReadable<Uint8Array, SnapshotError>({
-      evaluate: () => archive,
-      onError: (cause) => fail("Lost")(`the archive stream failed: ${describeDockerError(cause)}`)
-    }).pipe(
+    return archive.pipe(
       requireTarEnd,
       Stream.mapError((error) =>
-        error instanceof SnapshotError
-          ? error
+        error instanceof DockerStreamLost
+          ? fail("Lost")(`the archive stream failed: ${error.detail}`)
           : fail("Lost")(error instanceof Error ? error.message : String(error))
       )
     )

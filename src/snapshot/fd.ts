@@ -9,7 +9,7 @@
  * each call waited behind the compressors' jobs in the thread pool: twice
  * as slow.)
  */
-import { Effect, Schema, Stream } from "effect"
+import { Effect, Schedule, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import type { BlockPool } from "../stream/pool.ts"
@@ -23,28 +23,27 @@ export class ReadError extends Schema.TaggedError<ReadError>()("ReadError", {
   }
 }
 
-const read = (fd: number, buffer: Uint8Array, offset: number): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const attempt = () =>
-      fs.read(fd, buffer, offset, buffer.length - offset, null, (error, bytesRead) => {
-        // a descriptor inherited in non-blocking mode has nothing yet: try again shortly
-        if (error?.code === "EAGAIN") setTimeout(attempt, 5)
-        else if (error) reject(error)
-        else resolve(bytesRead)
-      })
-    attempt()
-  })
+/** One fs.read into `buffer` from `offset`. */
+const readOnce = (fd: number, buffer: Uint8Array, offset: number) =>
+  Effect.callback<number, NodeJS.ErrnoException>((resume) => {
+    fs.read(fd, buffer, offset, buffer.length - offset, null, (error, bytesRead) =>
+      resume(error ? Effect.fail(error) : Effect.succeed(bytesRead)))
+  }).pipe(
+    // a descriptor inherited in non-blocking mode has nothing yet: try again shortly
+    Effect.retry({ schedule: Schedule.spaced("5 millis"), while: (error) => error.code === "EAGAIN" })
+  )
 
-/** Fills `block` until it is full or the input ends; returns the bytes read. */
-const fill = async (fd: number, block: Uint8Array): Promise<number> => {
-  let filled = 0
-  while (filled < block.length) {
-    const n = await read(fd, block, filled)
-    if (n === 0) break
-    filled += n
-  }
-  return filled
-}
+/** Fills `block` from a file or terminal until it is full or the input ends; returns the bytes read. */
+const fill = (fd: number, block: Uint8Array): Effect.Effect<number, NodeJS.ErrnoException> =>
+  Effect.gen(function*() {
+    let filled = 0
+    while (filled < block.length) {
+      const n = yield* readOnce(fd, block, filled)
+      if (n === 0) break
+      filled += n
+    }
+    return filled
+  })
 
 /**
  * A pipe or socket, read into one block at a time: the socket runs only
@@ -133,21 +132,21 @@ const isPipeOrSocket = (fd: number): boolean => {
 /** The bytes of `fd` as pool blocks: full blocks, then one shorter at the end. The fd stays open. */
 export const readFd = (fd: number, source: string, pool: BlockPool): Stream.Stream<Uint8Array, ReadError> =>
   Stream.unwrap(Effect.gen(function*() {
-    const fillBlock = isPipeOrSocket(fd)
+    const fillBlock: (block: Uint8Array) => Effect.Effect<number, unknown> = isPipeOrSocket(fd)
       ? yield* Effect.acquireRelease(
         Effect.sync(() => new SocketBlockReader(fd)),
         (reader) => Effect.sync(() => reader.close())
-      ).pipe(Effect.map((reader) => (block: Uint8Array) => reader.fill(block)))
+      ).pipe(Effect.map((reader) => (block: Uint8Array) => Effect.tryPromise({ try: () => reader.fill(block), catch: (cause) => cause })))
       : (block: Uint8Array) => fill(fd, block)
     return Stream.unfold(false, (ended: boolean) =>
       ended
         ? Effect.succeed(undefined)
         : Effect.gen(function*() {
           const block = pool.take()
-          const filled = yield* Effect.tryPromise({
-            try: () => fillBlock(block),
-            catch: (cause) => new ReadError({ source, cause })
-          }).pipe(Effect.tapError(() => Effect.sync(() => pool.release(block))))
+          const filled = yield* fillBlock(block).pipe(
+            Effect.mapError((cause) => new ReadError({ source, cause })),
+            Effect.tapError(() => Effect.sync(() => pool.release(block)))
+          )
           if (filled === 0) {
             pool.release(block)
             return undefined

@@ -4,15 +4,16 @@
  * tail in the error, a missing program, and interruption that kills the
  * command's process group.
  */
-import { Effect, Result, Stream } from "effect"
+import { Effect, Layer, Result, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { DockerEngine } from "../../src/docker/DockerEngine.ts"
 import type { StaticTarget } from "../../src/domain/Target.ts"
 import { OutputTail } from "../../src/snapshot/command.ts"
-import { layerLive } from "../../src/snapshot/layer.ts"
+import { layer as snapshotLayer } from "../../src/snapshot/layer.ts"
 import { type SnapshotError, Snapshotter } from "../../src/snapshot/Snapshotter.ts"
 import { requireCommands } from "../harness/tools.ts"
 
@@ -36,7 +37,7 @@ const snapshot = (t: StaticTarget) =>
       Effect.result
     )
     return { bytes: Buffer.concat(chunks), result }
-  }).pipe(Effect.provide(layerLive(undefined))))
+  }).pipe(Effect.provide(snapshotLayer.pipe(Layer.provide(DockerEngine.layerNone)))))
 
 const failure = (result: Result.Result<void, SnapshotError>): SnapshotError => {
   if (Result.isSuccess(result)) throw new Error("expected the snapshot to fail, it ended cleanly")
@@ -129,7 +130,7 @@ describe.runIf(requireCommands("host command snapshots", "sh", "sleep", "head"))
         Effect.timeout("1 second"),
         Effect.result
       )
-    }).pipe(Effect.provide(layerLive(undefined))))
+    }).pipe(Effect.provide(snapshotLayer.pipe(Layer.provide(DockerEngine.layerNone)))))
     expect(Result.isFailure(outcome) && outcome.failure._tag).toBe("TimeoutError")
     expect(Date.now() - started).toBeLessThan(5_000)
     // the shell and its sleep, one process group: both gone
@@ -146,7 +147,7 @@ describe.runIf(requireCommands("host command snapshots", "sh", "sleep", "head"))
         Effect.timeout("500 millis"),
         Effect.result
       )
-    }).pipe(Effect.provide(layerLive(undefined))))
+    }).pipe(Effect.provide(snapshotLayer.pipe(Layer.provide(DockerEngine.layerNone)))))
     expect(Result.isFailure(outcome)).toBe(true)
     expect(Date.now() - started).toBeLessThan(5_000)
     expect(processes("head", "-c", count, "/dev/zero")).toEqual([])

@@ -5,22 +5,24 @@
  * back-pressure, and execs that cannot start. The demultiplexer on its own
  * at the end.
  */
-import Dockerode from "dockerode"
-import { Effect, Result, Stream } from "effect"
+import { Effect, Layer, Result, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { DockerError } from "../../src/docker/client.ts"
+import { DockerEngine } from "../../src/docker/DockerEngine.ts"
 import type { DockerTarget } from "../../src/domain/Target.ts"
 import { OutputTail } from "../../src/snapshot/command.ts"
 import { DemuxFailure, demultiplex, dockerExecSnapshot, type ExecTarget } from "../../src/snapshot/dockerExec.ts"
-import { layerLive } from "../../src/snapshot/layer.ts"
+import { layer as snapshotLayer } from "../../src/snapshot/layer.ts"
 import { type SnapshotError, Snapshotter } from "../../src/snapshot/Snapshotter.ts"
 import { buildBusyboxImage, docker, requireDocker, runContainer } from "../harness/docker.ts"
 import { sleep } from "../harness/tools.ts"
 
 const MiB = 1024 * 1024
+const engineLayer = DockerEngine.layer("unix:///var/run/docker.sock")
 const suffix = `${process.pid}-${crypto.randomBytes(3).toString("hex")}`
 
 const execTarget = (containerId: string, containerName: string, argv: ReadonlyArray<string>): ExecTarget => ({
@@ -38,8 +40,9 @@ const execTarget = (containerId: string, containerName: string, argv: ReadonlyAr
   stopDuringBackup: false, schedule: undefined
 })
 
-const failure = (result: Result.Result<unknown, SnapshotError>): SnapshotError => {
+const failure = (result: Result.Result<unknown, SnapshotError | DockerError>): SnapshotError => {
   if (Result.isSuccess(result)) throw new Error("expected the snapshot to fail, it ended cleanly")
+  if (result.failure._tag !== "SnapshotError") throw result.failure
   return result.failure
 }
 
@@ -57,7 +60,8 @@ const processesIn = async (container: string): Promise<Array<string>> =>
   (await docker("exec", container, "ps", "-o", "args")).split("\n").slice(1).map((line) => line.trim())
 
 describe.runIf(requireDocker("docker exec snapshots"))("docker exec snapshots", () => {
-  const client = new Dockerode({ socketPath: "/var/run/docker.sock" })
+  /** The target's snapshot through the real engine. */
+  const snapshotOf = (target: Parameters<typeof dockerExecSnapshot>[0]) => dockerExecSnapshot(target).pipe(Stream.provide(engineLayer))
   const name = `ubackup-exec-test-${suffix}`
   const created: Array<string> = []
   let id: string
@@ -67,7 +71,7 @@ describe.runIf(requireDocker("docker exec snapshots"))("docker exec snapshots", 
   const snapshot = (target: ExecTarget) =>
     Effect.runPromise(Effect.gen(function*() {
       const chunks: Array<Uint8Array> = []
-      const result = yield* dockerExecSnapshot(client, target).pipe(
+      const result = yield* snapshotOf(target).pipe(
         Stream.runForEach((chunk) => Effect.sync(() => chunks.push(chunk))),
         Effect.result
       )
@@ -129,7 +133,7 @@ describe.runIf(requireDocker("docker exec snapshots"))("docker exec snapshots", 
     const bytes = await Effect.runPromise(Effect.gen(function*() {
       const snapshotter = yield* Snapshotter
       return yield* Stream.mkUint8Array(snapshotter.snapshot(target))
-    }).pipe(Effect.provide(layerLive(client))))
+    }).pipe(Effect.provide(snapshotLayer.pipe(Layer.provide(engineLayer)))))
     expect(Buffer.from(bytes).toString()).toBe("via layer\n")
   })
 
@@ -159,7 +163,7 @@ describe.runIf(requireDocker("docker exec snapshots"))("docker exec snapshots", 
     let received = 0
     let killed: Promise<string> | undefined
     const result = await Effect.runPromise(
-      dockerExecSnapshot(client, execTarget(victimId, victim, ["cat", "/dev/zero"])).pipe(
+      snapshotOf(execTarget(victimId, victim, ["cat", "/dev/zero"])).pipe(
         Stream.runForEach((chunk) =>
           Effect.sync(() => {
             received += chunk.length
@@ -180,7 +184,7 @@ describe.runIf(requireDocker("docker exec snapshots"))("docker exec snapshots", 
     const marker = String(3600 + Math.floor(Math.random() * 1000))
     const started = Date.now()
     const result = await Effect.runPromise(
-      dockerExecSnapshot(client, execTarget(id, name, ["sleep", marker])).pipe(
+      snapshotOf(execTarget(id, name, ["sleep", marker])).pipe(
         Stream.runDrain,
         Effect.timeout("1 second"),
         Effect.result
@@ -196,7 +200,7 @@ describe.runIf(requireDocker("docker exec snapshots"))("docker exec snapshots", 
     const started = Date.now()
     let received = 0
     const result = await Effect.runPromise(
-      dockerExecSnapshot(client, execTarget(id, name, ["head", "-c", count, "/dev/zero"])).pipe(
+      snapshotOf(execTarget(id, name, ["head", "-c", count, "/dev/zero"])).pipe(
         Stream.runForEach((chunk) => Effect.sync(() => (received += chunk.length))),
         Effect.timeout("1 second"),
         Effect.result
@@ -215,7 +219,7 @@ describe.runIf(requireDocker("docker exec snapshots"))("docker exec snapshots", 
     let peak = 0
     let received = 0
     await Effect.runPromise(
-      dockerExecSnapshot(client, execTarget(id, name, ["head", "-c", count, "/dev/zero"])).pipe(
+      snapshotOf(execTarget(id, name, ["head", "-c", count, "/dev/zero"])).pipe(
         Stream.runForEach((chunk) =>
           Effect.gen(function*() {
             received += chunk.length

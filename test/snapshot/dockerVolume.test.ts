@@ -6,7 +6,6 @@
  * images without tools and stopped containers work; an archive cut short
  * is not taken for a whole one.
  */
-import Dockerode from "dockerode"
 import { Effect, Result, Stream } from "effect"
 import { execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
@@ -14,11 +13,14 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import type { DockerError } from "../../src/docker/client.ts"
+import { DockerEngine } from "../../src/docker/DockerEngine.ts"
 import { dockerVolumeSnapshot, requireTarEnd, TruncatedArchive, type VolumeTarget } from "../../src/snapshot/dockerVolume.ts"
 import type { SnapshotError } from "../../src/snapshot/Snapshotter.ts"
 import { buildBusyboxImage, docker, requireDocker, runContainer, testLabel } from "../harness/docker.ts"
 import { requireCommands } from "../harness/tools.ts"
 
+const engineLayer = DockerEngine.layer("unix:///var/run/docker.sock")
 const suffix = `${process.pid}-${crypto.randomBytes(3).toString("hex")}`
 
 const volumeTarget = (
@@ -42,8 +44,9 @@ const volumeTarget = (
   schedule: undefined
 })
 
-const failure = (result: Result.Result<unknown, SnapshotError>): SnapshotError => {
+const failure = (result: Result.Result<unknown, SnapshotError | DockerError>): SnapshotError => {
   if (Result.isSuccess(result)) throw new Error("expected the snapshot to fail, it ended cleanly")
+  if (result.failure._tag !== "SnapshotError") throw result.failure
   return result.failure
 }
 
@@ -123,7 +126,8 @@ touch 'name with spaces'; touch -d '2001-02-03 04:05:06' old.txt`
 describe.runIf(requireDocker("docker volume snapshots") && requireCommands("docker volume snapshots", "tar"))(
   "docker volume snapshots",
   () => {
-    const client = new Dockerode({ socketPath: "/var/run/docker.sock" })
+    /** The target's snapshot through the real engine. */
+    const snapshotOf = (target: Parameters<typeof dockerVolumeSnapshot>[0]) => dockerVolumeSnapshot(target).pipe(Stream.provide(engineLayer))
     const containers: Array<string> = []
     const volumes: Array<string> = []
     let dir: string
@@ -143,7 +147,7 @@ describe.runIf(requireDocker("docker volume snapshots") && requireCommands("dock
     const snapshot = (target: VolumeTarget, onChunk: (chunk: Uint8Array) => Effect.Effect<void> = () => Effect.void) =>
       Effect.runPromise(Effect.gen(function*() {
         const chunks: Array<Uint8Array> = []
-        const result = yield* dockerVolumeSnapshot(client, target).pipe(
+        const result = yield* snapshotOf(target).pipe(
           Stream.runForEach((chunk) => Effect.andThen(Effect.sync(() => chunks.push(chunk)), onChunk(chunk))),
           Effect.result
         )
@@ -223,7 +227,7 @@ describe.runIf(requireDocker("docker volume snapshots") && requireCommands("dock
       let received = 0
       let stoppedMidway: boolean | undefined
       const result = await Effect.runPromise(
-        dockerVolumeSnapshot(client, volumeTarget(bigId, big, bigVolume, { stopDuringBackup: true })).pipe(
+        snapshotOf(volumeTarget(bigId, big, bigVolume, { stopDuringBackup: true })).pipe(
           Stream.runForEach((chunk) =>
             Effect.gen(function*() {
               received += chunk.length
