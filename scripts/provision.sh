@@ -21,6 +21,7 @@ declare -A needs=(
   [prometheus-pushgateway]=prometheus-pushgateway
   [prometheus-node-exporter]=prometheus-node-exporter
   [systemd-analyze]=systemd
+  [nix-instantiate]=nix-bin
 )
 
 # the Docker tests need a running engine; started here when the machine has none

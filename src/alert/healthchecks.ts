@@ -1,5 +1,5 @@
 /**
- * A Healthchecks check (healthchecks.io or self-hosted; docs/alerting.md §3):
+ * A Healthchecks check (healthchecks.io or self-hosted; docs/ALERTING.md, Healthchecks):
  *
  *   run started    GET  <url>/start?rid=<uuid>
  *   all stored     POST <url>?rid=<uuid>        the summary

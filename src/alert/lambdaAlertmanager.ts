@@ -1,6 +1,6 @@
 /**
  * lambda-alertmanager (function61/lambda-alertmanager v1.0.0), spoken to
- * exactly as µbackup did (docs/alerting.md §1):
+ * exactly as µbackup did (docs/ALERTING.md, lambda-alertmanager):
  *
  *   a failed target   POST {baseurl}/alerts/ingest
  *                     {"alert_key":"","subject":"µbackup <host>: <service>","details":"<error>","timestamp":"<RFC 3339>"}

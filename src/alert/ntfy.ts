@@ -1,5 +1,5 @@
 /**
- * ntfy (docs/alerting.md §6): one push per failed target, in ntfy's simple
+ * ntfy (docs/ALERTING.md, ntfy): one push per failed target, in ntfy's simple
  * form: POST to the topic URL, the error as the body, the rest as headers.
  *
  * HTTP header values are Latin-1 on the wire (fetch sends `µ` as the single

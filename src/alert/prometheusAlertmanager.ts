@@ -1,7 +1,7 @@
 /**
- * Prometheus Alertmanager, API v2 (docs/alerting.md §5): a failed target
- * fires `UbackupBackupFailed{host, service}`, the next stored backup of the
- * service resolves it.
+ * Prometheus Alertmanager, API v2 (docs/ALERTING.md, Prometheus
+ * Alertmanager): a failed target fires `UbackupBackupFailed{host, service}`,
+ * the next stored backup of the service resolves it.
  *
  * ubackup runs once a day and does not re-send firing alerts, so a firing
  * alert carries endsAt = now + 25 h: it stays active until the next run

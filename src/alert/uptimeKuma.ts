@@ -1,5 +1,5 @@
 /**
- * An Uptime Kuma push monitor (docs/alerting.md §6): after each run,
+ * An Uptime Kuma push monitor (docs/ALERTING.md, Uptime Kuma): after each run,
  * GET <push_url>?status=up|down&msg=<summary>&ping=<run duration in ms>.
  * Down when any target failed. A push monitor goes down by itself when no
  * push arrives in its heartbeat interval, so it is also a dead man's switch.

@@ -1,5 +1,5 @@
 /**
- * A generic JSON webhook (docs/alerting.md §6; no standard exists, so the
+ * A generic JSON webhook (docs/ALERTING.md, Webhooks; no standard exists, so the
  * shape is ours): POST <url> with the configured headers and
  *
  *   {"event":"backup_failed"|"backup_stored"|"run_finished","host","service",

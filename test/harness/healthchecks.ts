@@ -1,5 +1,5 @@
 /**
- * A small Healthchecks-style ping server for the tests (docs/alerting.md §3,
+ * A small Healthchecks-style ping server for the tests (docs/ALERTING.md, Healthchecks,
  * after hc/api/urls.py and views.ping), mounted at `/ping/` as self-hosted
  * Healthchecks is:
  *

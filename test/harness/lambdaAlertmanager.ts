@@ -1,6 +1,7 @@
 /**
  * An in-process lambda-alertmanager (function61/lambda-alertmanager v1.0.0,
- * `cmd/alertmanager/restapi.go`) for the tests, per docs/alerting.md §2:
+ * `cmd/alertmanager/restapi.go`) for the tests, per docs/ALERTING.md,
+ * "lambda-alertmanager: the server side":
  *
  *   POST /alerts/ingest            strict JSON; 201 stored, 204 duplicate subject or 5+ active
  *   POST /deadmansswitch/checkin   strict JSON {subject, ttl}; 200 `Check-in noted\n`, acks its alert

@@ -5,7 +5,8 @@
  *
  * - a backup never replaces another: the same ID twice, or 20 at once,
  *   gives distinct IDs, all kept, all restoring to their own bytes;
- * - listings sort oldest first, numbered variants in order;
+ * - listings sort oldest first, numbered variants in order, and go past
+ *   S3's page of 1000 keys;
  * - cleanup removes only what ubackup's killed backups left, and only
  *   once it has been quiet long enough.
  */
@@ -118,6 +119,25 @@ describe.each(backends)("storage conformance: $name", (backend) => {
     expect(await run(Effect.flip(storage.list("../up")))).toMatchObject({ reason: "InvalidId" })
     expect(await run(storage.listServices)).toEqual(expect.arrayContaining(["many", "twice"]))
   })
+
+  it("more than 1000 backups of a service, and more than 1000 services, are all listed (past S3's page of 1000)", async () => {
+    const count = 1001
+    /** A backup ID at minute `i` of 2026: distinct, and in time order. */
+    const idAt = (service: string, i: number) => {
+      const at = new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString()
+      return `${service}/${at.slice(0, 10)} ${at.slice(11, 13)}${at.slice(14, 16)}Z_host1_t.zst.age`
+    }
+    const ids = Array.from({ length: count }, (_, i) => idAt("bulk", i))
+    const services = Array.from({ length: count }, (_, i) => `svc${String(i).padStart(4, "0")}`)
+    // shuffled, so that the listing's order is the storage's doing
+    const puts = [...ids.map((id) => [id, id] as const), ...services.map((service) => [idAt(service, 0), service] as const)]
+      .sort(() => Math.random() - 0.5)
+    await run(Effect.forEach(puts, ([id, body]) => storage.put(id, Stream.make(Buffer.from(body))), { concurrency: 32, discard: true }))
+    expect((await run(storage.list("bulk"))).map((backup) => backup.id)).toEqual(ids)
+    const listed = await run(storage.listServices)
+    expect(listed.filter((service) => service.startsWith("svc"))).toEqual(services)
+    expect(listed).toContain("bulk")
+  }, 120_000)
 
   it("cleanup takes only ubackup's quiet leftovers of the given host", async () => {
     const cleanupOf = (options: { olderThanMs: number; hostname?: string }) => run(storage.cleanup(options))
