@@ -19,14 +19,7 @@
  * was delivered (as µbackup did), and a check-in that fails fails the run.
  */
 import { Context, type Effect, Schema } from "effect"
-import type { Outcome } from "../domain/Outcome.ts"
-
-export interface RunReport {
-  readonly hostname: string
-  readonly startedAt: Date
-  readonly finishedAt: Date
-  readonly outcomes: ReadonlyArray<Outcome>
-}
+import type { Outcome, RunReport } from "../domain/Outcome.ts"
 
 export class AlertError extends Schema.TaggedError<AlertError>()("AlertError", {
   /** `lambda-alertmanager`, `healthchecks`… */

@@ -15,7 +15,7 @@
  */
 import { Clock, Effect, Redacted } from "effect"
 import { errorOf, type Outcome } from "../domain/Outcome.ts"
-import type { RunReport } from "./Alerts.ts"
+import type { RunReport } from "../domain/Outcome.ts"
 import { send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
 import { hostSubject, targetSubject } from "./text.ts"

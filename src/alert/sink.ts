@@ -5,7 +5,8 @@
  */
 import { Effect } from "effect"
 import type { Outcome } from "../domain/Outcome.ts"
-import type { AlertError, RunReport } from "./Alerts.ts"
+import type { AlertError } from "./Alerts.ts"
+import type { RunReport } from "../domain/Outcome.ts"
 
 export interface AlertSink {
   /** For logs: `lambda-alertmanager`, `webhook 1 (https://example.com)`. */

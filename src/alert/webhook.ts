@@ -11,7 +11,7 @@
  */
 import { Clock, Effect, Redacted } from "effect"
 import { errorOf, failedOutcomes, type Outcome } from "../domain/Outcome.ts"
-import type { RunReport } from "./Alerts.ts"
+import type { RunReport } from "../domain/Outcome.ts"
 import { displayUrl, send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
 import { hostSubject, runReportText, targetSubject } from "./text.ts"

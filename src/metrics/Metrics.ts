@@ -4,7 +4,7 @@
  * `now` (`metrics_textfile`).
  */
 import { Context, type Effect } from "effect"
-import type { RunReport } from "../alert/Alerts.ts"
+import type { RunReport } from "../domain/Outcome.ts"
 import type { Outcome } from "../domain/Outcome.ts"
 
 export class Metrics extends Context.Service<Metrics, {

@@ -6,10 +6,10 @@
 import { Clock, Effect, Schema } from "effect"
 import { formatDuration } from "../domain/duration.ts"
 import { describeTarget, type Discovered, type InvalidTarget, type Target } from "../domain/Target.ts"
-import { Snapshotter } from "../snapshot/Snapshotter.ts"
+import { type SnapshotError, Snapshotter } from "../snapshot/Snapshotter.ts"
 import { printable } from "../text/printable.ts"
 import { backupOne } from "./backup.ts"
-import { errorOf, type Outcome } from "../domain/Outcome.ts"
+import { errorOf, type InvalidTargetFailure, type Outcome } from "../domain/Outcome.ts"
 
 export class TargetTimeout extends Schema.TaggedError<TargetTimeout>()("TargetTimeout", {
   source: Schema.String,
@@ -21,8 +21,13 @@ export class TargetTimeout extends Schema.TaggedError<TargetTimeout>()("TargetTi
 }
 
 /** An error as the outcome says it: escaped, since it may quote a container's labels or stderr (src/text/printable.ts). */
-const messageOf = (error: unknown): string =>
-  printable(error instanceof Error ? error.message || error.name : typeof error === "string" ? error : JSON.stringify(error))
+const messageOf = (error: { readonly _tag: string; readonly message: string }): string => printable(error.message || error._tag)
+
+/** What a target's backup fails with: every tagged error of the stages it passes, its timeout, or a bad container. */
+export type BackupFailure =
+  | Effect.Error<ReturnType<typeof backupOne<SnapshotError>>>
+  | TargetTimeout
+  | InvalidTargetFailure
 
 /** Backs up one target; never fails: a failure is the outcome. */
 export const backupTarget = (target: Target) =>
@@ -49,20 +54,33 @@ export const backupTarget = (target: Target) =>
     const durationMs = (yield* Clock.currentTimeMillis) - started
     if (result._tag === "Success") {
       yield* Effect.logInfo(`${target.service}: stored ${result.success.id}`)
-      return { service: target.service, taskId: target.taskId, source, durationMs, result: { _tag: "Stored", backup: result.success } } satisfies Outcome
+      return { service: target.service, taskId: target.taskId, source, durationMs, result: { _tag: "Stored", backup: result.success } } satisfies Outcome<BackupFailure>
     }
     const error = messageOf(result.failure)
     yield* Effect.logError(`${target.service}: failed: ${error}`)
-    return { service: target.service, taskId: target.taskId, source, durationMs, result: { _tag: "Failed", error } } satisfies Outcome
+    return {
+      service: target.service,
+      taskId: target.taskId,
+      source,
+      durationMs,
+      result: { _tag: "Failed", error, failure: result.failure }
+    } satisfies Outcome<BackupFailure>
   })
 
-const invalidOutcome = (target: InvalidTarget): Outcome => ({
-  service: target.service,
-  taskId: target.taskId,
-  source: describeTarget(target),
-  durationMs: 0,
-  result: { _tag: "Failed", error: printable(`${target.containerName}: ${target.reason}`) }
-})
+const invalidOutcome = (target: InvalidTarget): Outcome<BackupFailure> => {
+  const message = `${target.containerName}: ${target.reason}`
+  return {
+    service: target.service,
+    taskId: target.taskId,
+    source: describeTarget(target),
+    durationMs: 0,
+    result: {
+      _tag: "Failed",
+      error: printable(message),
+      failure: { _tag: "InvalidTarget", message, containerName: target.containerName, reason: target.reason }
+    }
+  }
+}
 
 export interface RunOptions {
   readonly concurrency: number

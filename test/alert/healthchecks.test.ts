@@ -6,7 +6,8 @@
  */
 import { Effect, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Alerts, type RunReport } from "../../src/alert/Alerts.ts"
+import { Alerts } from "../../src/alert/Alerts.ts"
+import type { RunReport } from "../../src/domain/Outcome.ts"
 import { makeHealthchecks, maxBodyBytes } from "../../src/alert/healthchecks.ts"
 import { layerFromConfig } from "../../src/alert/layer.ts"
 import { decodeConfig, failedOutcome, runCaptured, runOk, runReport, storedOutcome } from "../harness/alerts.ts"

@@ -235,6 +235,8 @@ describe("a whole run against the fake engine", () => {
     expect(outcomes.map((o) => [o.service, o.result._tag])).toEqual([["app", "Stored"], ["broken", "Failed"]])
     const failed = outcomes[1]!.result
     expect(failed._tag === "Failed" ? failed.error : "").toContain("disk full")
+    // the failure is the snapshot's own tagged error, not only its text
+    expect(failed._tag === "Failed" ? failed.failure : undefined).toMatchObject({ _tag: "SnapshotError", reason: "ExitCode", exitCode: 2 })
     expect([...storage.objects.keys()].map((key) => key.split("/")[0])).toEqual(["app"])
   })
 })

@@ -6,17 +6,17 @@
 import { Effect, type Exit, Logger, Schema } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Alerts, type RunReport } from "../../src/alert/Alerts.ts"
+import { Alerts } from "../../src/alert/Alerts.ts"
 import { AlertHttpPolicy, type HttpPolicy } from "../../src/alert/http.ts"
 import { Config } from "../../src/config/schema.ts"
-import type { Outcome } from "../../src/domain/Outcome.ts"
+import type { Outcome, RunReport } from "../../src/domain/Outcome.ts"
 
 export const failedOutcome = (service: string, error: string): Outcome => ({
   service,
   taskId: "static",
   source: `host: pg_dump ${service}`,
   durationMs: 1234,
-  result: { _tag: "Failed", error }
+  result: { _tag: "Failed", error, failure: { _tag: "SnapshotError", message: error } }
 })
 
 export const storedOutcome = (service: string): Outcome => ({

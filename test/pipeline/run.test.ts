@@ -56,12 +56,13 @@ describe("runAll", () => {
     expect(outcomes.map((o) => o.result._tag)).toEqual(["Failed", "Stored"])
     const hung = outcomes[0]!.result
     expect(hung._tag === "Failed" ? hung.error : "").toMatch(/timed out after 200ms/)
+    expect(hung._tag === "Failed" ? hung.failure : undefined).toMatchObject({ _tag: "TargetTimeout", timeoutMs: 200 })
     expect([...storage.objects.keys()].every((id) => id.startsWith("quick/"))).toBe(true)
   })
 
   it("an empty snapshot is a failure, not an empty backup", async () => {
     const { outcomes, storage } = await run({ targets: [staticTarget("empty")], invalid: [] }, () => Stream.empty)
-    expect(outcomes[0]!.result._tag).toBe("Failed")
+    expect(outcomes[0]!.result).toMatchObject({ _tag: "Failed", failure: { _tag: "EmptySnapshot" } })
     expect(storage.objects.size).toBe(0)
   })
 
@@ -74,6 +75,9 @@ describe("runAll", () => {
       () => Stream.make(new Uint8Array([1]))
     )
     expect(outcomes.map((o) => [o.service, o.result._tag])).toEqual([["web", "Failed"], ["fine", "Stored"]])
+    expect(outcomes[0]!.result).toMatchObject({
+      failure: { _tag: "InvalidTarget", containerName: "web1", reason: "unbalanced single quote" }
+    })
   })
 
   it("runs at most `concurrency` targets at once", async () => {
