@@ -66,6 +66,20 @@ describe("architecture", () => {
     expect([...graph.get("domain")!]).toEqual(["text"])
   })
 
+  it("docs/ARCHITECTURE.md's table of folders and their imports is the code's", () => {
+    const doc = fs.readFileSync(path.join(import.meta.dirname, "../docs/ARCHITECTURE.md"), "utf8")
+    const table = doc.split("## Folders and what they may import")[1]!.split("```")[1]!
+    const drawn = new Map<string, Array<string>>()
+    for (const line of table.trim().split("\n")) {
+      const [, folder, imports] = /^(\w+)\s+(.*)$/.exec(line) ?? []
+      // cli's row says "everything below"; the leaf row names two folders
+      if (folder === undefined || folder === "cli" || imports!.startsWith("nothing")) continue
+      drawn.set(folder, imports!.replace(/\(.*\)/, "").split(",").map((name) => name.trim()).filter((name) => name !== ""))
+    }
+    expect(drawn.size).toBeGreaterThan(10)
+    for (const [folder, imports] of drawn) expect([...graph.get(folder) ?? []].sort(), folder).toEqual(imports.sort())
+  })
+
   it("the leaf helpers (text/, stream/) import nothing of ubackup's but each other", () => {
     expect([...graph.get("text") ?? []]).toEqual([])
     expect([...graph.get("stream") ?? []].filter((folder) => folder !== "text")).toEqual([])
