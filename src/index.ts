@@ -3,8 +3,13 @@
  * the ready composition: `Ubackup.layerConfig(config)` gives an Effect app
  * `backupStream`, `list`, `get` and `restore` in its own runtime. Below it,
  * each stage is a service with its layers and tagged errors, for apps that
- * compose their own pipeline with `backupOne`. Plain Promise callers use
+ * compose their own pipeline with `backupOne`, or run backups as `now` does
+ * with `layerRun(loaded)` under `runReported`. Plain Promise callers use
  * `openUbackup` (also `ubackup/promise`).
+ *
+ * Layers follow Effect's naming: `make…` builds a service's value, `layer…`
+ * a Layer; inside a stage's module its layer is `layer`, exported here under
+ * the service's name (`layerTargets`, `layerSnapshotter`, `layerMetrics`).
  *
  * Unstable until 1.0: names may still move.
  */
@@ -14,7 +19,7 @@ export { type BackupOptions, generateKeyPair, openUbackup, type UbackupClient } 
 export * from "./compression/index.ts"
 export * from "./encryption/index.ts"
 export { ConfigError, type ConfigIssue } from "./config/errors.ts"
-export { compressionLayer, encryptionLayer, pipelineLayer, storageLayer } from "./config/layers.ts"
+export { layerCompression, layerEncryption, layerPipeline, layerStorage } from "./config/layers.ts"
 export { type ConfigSource, configFromValue, findConfig, type LoadedConfig, loadConfig, parseConfig } from "./config/load.ts"
 export { Config, type ConfigJson } from "./config/schema.ts"
 export { BackupTooLarge, backupOne, type BackupRequest, EmptySnapshot, Hostname, InvalidBackupName } from "./pipeline/backup.ts"
@@ -23,3 +28,18 @@ export { layerLocal, makeLocalStorage } from "./storage/local.ts"
 export { layerMemory, makeMemoryStorage, type MemoryObject } from "./storage/memory.ts"
 export { type CleanupOptions, type CleanupResult, Storage, StorageError, StorageFailure } from "./storage/Storage.ts"
 export type { BackupResult, Outcome, StoredBackup } from "./domain/Outcome.ts"
+export { layerRun } from "./api/run.ts"
+export { type BackupFailure, backupTarget, runAll, type RunOptions, TargetTimeout } from "./pipeline/run.ts"
+export { cleanupAbandoned, type ReportedRun, type ReportedRunOptions, RunFailed, runReported } from "./pipeline/reported.ts"
+export { runScheduler, type SchedulerOptions } from "./scheduler/scheduler.ts"
+export { DiscoveryError, Targets } from "./discovery/Targets.ts"
+export { layer as layerTargets } from "./discovery/layer.ts"
+export { SnapshotError, Snapshotter } from "./snapshot/Snapshotter.ts"
+export { layer as layerSnapshotter } from "./snapshot/layer.ts"
+export { AlertError, Alerts } from "./alert/Alerts.ts"
+export { layerConfig as layerAlerts, layerNone as layerAlertsNone } from "./alert/layer.ts"
+export { Metrics } from "./metrics/Metrics.ts"
+export { layer as layerMetrics } from "./metrics/layer.ts"
+export * from "./docker/index.ts"
+export type { InvalidTargetFailure, RunReport, TargetFailure } from "./domain/Outcome.ts"
+export type { Discovered, DockerTarget, InvalidTarget, StaticTarget, Target } from "./domain/Target.ts"

@@ -27,6 +27,9 @@ export const none = Alerts.of({
   runFinished: () => Effect.void
 })
 
+/** No alert sink: for runs (and tests) that tell no one. */
+export const layerNone: Layer.Layer<Alerts> = Layer.succeed(Alerts, none)
+
 /** The sinks `config` asks for, in a fixed order (the order of their log lines). */
 export const sinksFromConfig = (config: AlertsConfig, hostname: string): ReadonlyArray<AlertSink> => {
   const sinks: Array<AlertSink> = []
@@ -91,7 +94,7 @@ export const makeAlerts = (sinks: ReadonlyArray<AlertSink>): Alerts["Service"] =
 }
 
 /** `Alerts` for the sinks `config` lists (`alertmanager`, `alerts.*`); a no-op without any. */
-export const layerFromConfig = (config: AlertsConfig, hostname: string): Layer.Layer<Alerts> =>
+export const layerConfig = (config: AlertsConfig, hostname: string): Layer.Layer<Alerts> =>
   // Layer.sync: sinks keep per-layer state (Healthchecks' run IDs), made fresh with each layer
   Layer.sync(Alerts, () => makeAlerts(sinksFromConfig(config, hostname)))
 

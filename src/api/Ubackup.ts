@@ -19,7 +19,7 @@ import { Context, Effect, Layer, Schema, Stream } from "effect"
 import { Compression, type CompressionError } from "../compression/Compression.ts"
 import { decompress, type DecompressionError } from "../compression/decompress.ts"
 import type { ConfigError } from "../config/errors.ts"
-import { pipelineLayer } from "../config/layers.ts"
+import { layerPipeline } from "../config/layers.ts"
 import { configFromValue } from "../config/load.ts"
 import type { BackupResult, StoredBackup } from "../domain/Outcome.ts"
 import { decrypt } from "../encryption/decrypt.ts"
@@ -121,4 +121,4 @@ export interface ConfigOptions {
  * `KeyError` for a bad recipient. The AWS SDK is loaded only for S3.
  */
 export const layerConfig = (config: unknown, options: ConfigOptions = {}): Layer.Layer<Ubackup, ConfigError | KeyError> =>
-  Layer.unwrap(Effect.map(configFromValue(config, options), (loaded) => layer.pipe(Layer.provide(pipelineLayer(loaded)))))
+  Layer.unwrap(Effect.map(configFromValue(config, options), (loaded) => layer.pipe(Layer.provide(layerPipeline(loaded)))))

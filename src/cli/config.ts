@@ -3,7 +3,7 @@ import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
-import { encryptionLayer, storageLayer } from "../config/layers.ts"
+import { layerEncryption, layerStorage } from "../config/layers.ts"
 import { parseConfig } from "../config/load.ts"
 import { configWarnings } from "../config/warnings.ts"
 import type { ConfigJson } from "../config/schema.ts"
@@ -112,7 +112,7 @@ const validate = Command.make(
         const encryption = yield* Encryption
         const storage = yield* Storage
         return `storage ${storage.location}; encrypted for ${encryption.recipients.join(", ")}; ${loaded.config.compression}`
-      }).pipe(Effect.provide(encryptionLayer(loaded)), Effect.provide(storageLayer(loaded)))
+      }).pipe(Effect.provide(layerEncryption(loaded)), Effect.provide(layerStorage(loaded)))
       yield* printLine(`${name}: valid (${summary})`)
       for (const warning of configWarnings(loaded.config)) yield* printNote(`${name}: warning: ${warning.path}: ${warning.message}`)
     })

@@ -8,11 +8,11 @@ import { describeTarget } from "../domain/Target.ts"
 import { writeTextfile } from "../metrics/publish.ts"
 import { parseDuration } from "../domain/duration.ts"
 import { runReported } from "../pipeline/reported.ts"
-import { failedOutcomes, type Outcome } from "../domain/Outcome.ts"
+import type { Outcome } from "../domain/Outcome.ts"
 import { formatBytes } from "./backup.ts"
 import { printableLine } from "../text/printable.ts"
 import { printLine } from "./io.ts"
-import { runLayers } from "./runtime.ts"
+import { layerRun } from "../api/run.ts"
 import { configFlag, lowerPriority } from "./shared.ts"
 
 /** Cells are escaped to one line each: names and errors may come from a container. */
@@ -34,10 +34,6 @@ export const summaryTable = (outcomes: ReadonlyArray<Outcome>): string =>
       outcome.result._tag === "Stored" ? `ok ${outcome.result.backup.id}` : `FAILED ${outcome.result.error.split("\n")[0]}`
     ])
   ])
-
-export class RunFailed extends Error {
-  override readonly name = "RunFailed"
-}
 
 export const now = Command.make(
   "now",
@@ -63,16 +59,13 @@ export const now = Command.make(
           }
           return
         }
-        const { outcomes, checkInError } = yield* runReported(discovered, {
+        const { outcomes, verdict } = yield* runReported(discovered, {
           concurrency: loaded.config.concurrency,
           abandonedAfterMs: parseDuration(loaded.config.abortIncompleteUploadsAfter)
         })
         yield* printLine(outcomes.length === 0 ? "no targets" : summaryTable(outcomes))
         if (loaded.config.metricsTextfile !== undefined) yield* writeTextfile(loaded.config.metricsTextfile)
-        const failed = failedOutcomes(outcomes).length
-        if (failed > 0) return yield* Effect.fail(new RunFailed(`${failed} of ${outcomes.length} target(s) failed`))
-        // µbackup's rule: a check-in that fails fails the run, even when every backup was stored
-        if (checkInError !== undefined) return yield* Effect.fail(checkInError)
-      }).pipe(Effect.provide(runLayers(loaded)))
+        if (verdict !== undefined) return yield* Effect.fail(verdict)
+      }).pipe(Effect.provide(layerRun(loaded)))
     })
 ).pipe(Command.withDescription("Back up every container that declares a backup command, and the static targets, once"))

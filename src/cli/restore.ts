@@ -2,7 +2,7 @@
 import { Effect } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { parseDuration } from "../domain/duration.ts"
-import { storageLayer } from "../config/layers.ts"
+import { layerStorage } from "../config/layers.ts"
 import { loadConfig } from "../config/load.ts"
 import { decompress } from "../compression/decompress.ts"
 import { decrypt } from "../encryption/decrypt.ts"
@@ -103,7 +103,7 @@ const cleanup = Command.make(
         const { removed, kept } = yield* storage.cleanup({ olderThanMs, hostname })
         for (const id of removed) yield* printLine(`removed leftovers of ${printable(id)}`)
         yield* printLine(`${removed.length} incomplete backup(s) removed; ${kept} left (still active, or another host's)`)
-      }).pipe(Effect.provide(storageLayer(loaded)))
+      }).pipe(Effect.provide(layerStorage(loaded)))
     ))
 ).pipe(Command.withDescription(
   "Abort incomplete S3 multipart uploads and remove temporary files that killed backups left behind; never a stored backup"

@@ -11,7 +11,7 @@ import { runScheduler } from "../scheduler/scheduler.ts"
 import { systemdUnit } from "../scheduler/systemd.ts"
 import { InputFileError, printLine } from "./io.ts"
 import { stopIsSuccess } from "./exit.ts"
-import { runLayers } from "./runtime.ts"
+import { layerRun } from "../api/run.ts"
 import { configFlag, lowerPriority } from "./shared.ts"
 
 /** bin/ubackup says where it is; run any other way, the launcher sits beside the bundle. */
@@ -41,7 +41,7 @@ const run = Command.make(
           abandonedAfterMs: parseDuration(c.abortIncompleteUploadsAfter),
           runNow
         })
-      }).pipe(Effect.scoped, Effect.provide(runLayers(loaded)))
+      }).pipe(Effect.scoped, Effect.provide(layerRun(loaded)))
     })
 ).pipe(Command.withDescription("Back up on the config's schedule (default daily at 01:00 UTC) until stopped"))
 

@@ -2,7 +2,7 @@
 import { Effect, type Option } from "effect"
 import { Flag } from "effect/cli"
 import * as os from "node:os"
-import { pipelineLayer, storageLayer } from "../config/layers.ts"
+import { layerPipeline, layerStorage } from "../config/layers.ts"
 import { type LoadedConfig, loadConfig } from "../config/load.ts"
 
 export const configFlag = Flag.String("config").pipe(
@@ -13,11 +13,11 @@ export const configFlag = Flag.String("config").pipe(
 
 /** Runs `effect` with the storage the config names. */
 export const withStorage = (config: Option.Option<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(effect, storageLayer(loaded))))
+  loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(effect, layerStorage(loaded))))
 
 /** Runs `f(config)` with the whole backup pipeline the config names. */
 export const withPipeline = <A, E, R>(config: Option.Option<string>, f: (loaded: LoadedConfig) => Effect.Effect<A, E, R>) =>
-  loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(f(loaded), pipelineLayer(loaded))))
+  loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(f(loaded), layerPipeline(loaded))))
 
 
 /** Backups yield the CPU to the services they back up, as µbackup did (nice 19). */

@@ -14,7 +14,7 @@ import { layerLocal } from "../storage/local.ts"
 import type { Storage } from "../storage/Storage.ts"
 import type { LoadedConfig } from "./load.ts"
 
-export const encryptionLayer = ({ config, source: { name } }: LoadedConfig): Layer.Layer<Encryption, KeyError> =>
+export const layerEncryption = ({ config, source: { name } }: LoadedConfig): Layer.Layer<Encryption, KeyError> =>
   Layer.effect(
     Encryption,
     Effect.gen(function*() {
@@ -27,10 +27,10 @@ export const encryptionLayer = ({ config, source: { name } }: LoadedConfig): Lay
     })
   )
 
-export const compressionLayer = ({ config }: LoadedConfig): Layer.Layer<Compression> =>
+export const layerCompression = ({ config }: LoadedConfig): Layer.Layer<Compression> =>
   Layer.succeed(Compression, makeCompression({ algorithm: config.compression }))
 
-export const storageLayer = ({ config, source }: LoadedConfig): Layer.Layer<Storage> => {
+export const layerStorage = ({ config, source }: LoadedConfig): Layer.Layer<Storage> => {
   const { local, s3 } = config.storage
   if (s3 !== undefined) {
     return Layer.unwrap(
@@ -56,5 +56,5 @@ export const storageLayer = ({ config, source }: LoadedConfig): Layer.Layer<Stor
 }
 
 /** Everything `backupOne` needs, from the config. */
-export const pipelineLayer = (loaded: LoadedConfig) =>
-  Layer.mergeAll(compressionLayer(loaded), encryptionLayer(loaded), storageLayer(loaded))
+export const layerPipeline = (loaded: LoadedConfig) =>
+  Layer.mergeAll(layerCompression(loaded), layerEncryption(loaded), layerStorage(loaded))

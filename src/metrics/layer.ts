@@ -106,4 +106,4 @@ export const makeMetrics = (): Metrics["Service"] => {
   }
 }
 
-export const layerMetrics = Layer.sync(Metrics, makeMetrics)
+export const layer = Layer.sync(Metrics, makeMetrics)

@@ -3,7 +3,7 @@
  * `runAll`, each outcome reported at once to the alert sinks and the
  * metrics, and the run's end reported last (the dead man's switch).
  */
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Schema } from "effect"
 import { type AlertError, Alerts } from "../alert/Alerts.ts"
 import type { Discovered } from "../domain/Target.ts"
 import { Metrics } from "../metrics/Metrics.ts"
@@ -11,12 +11,29 @@ import { Storage } from "../storage/Storage.ts"
 import { printable } from "../text/printable.ts"
 import { Hostname } from "./backup.ts"
 import { runAll, type RunOptions } from "./run.ts"
-import type { Outcome } from "../domain/Outcome.ts"
+import { failedOutcomes, type Outcome } from "../domain/Outcome.ts"
+
+/** Some targets of a run failed (each was reported on its own). */
+export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
+  failed: Schema.Number,
+  total: Schema.Number
+}) {
+  override get message() {
+    return `${this.failed} of ${this.total} target(s) failed`
+  }
+}
 
 export interface ReportedRun {
   readonly outcomes: ReadonlyArray<Outcome>
   /** The dead man's switch check-in failed: the run counts as failed, even when every backup was stored (µbackup's rule). */
   readonly checkInError: AlertError | undefined
+  /** What fails the run, if anything: failed targets, else a failed check-in. `now` fails with it; the scheduler logs it and goes on. */
+  readonly verdict: RunFailed | AlertError | undefined
+}
+
+const verdictOf = (outcomes: ReadonlyArray<Outcome>, checkInError: AlertError | undefined) => {
+  const failed = failedOutcomes(outcomes).length
+  return failed > 0 ? new RunFailed({ failed, total: outcomes.length }) : checkInError
 }
 
 export interface ReportedRunOptions extends Pick<RunOptions, "concurrency"> {
@@ -77,7 +94,8 @@ export const runReported = (discovered: Discovered, options: ReportedRunOptions)
     })
     const report = { hostname, startedAt, finishedAt: yield* now, outcomes }
     yield* metrics.recordRun(report, whole)
-    if (!whole) return { outcomes, checkInError: undefined } satisfies ReportedRun
+    if (!whole) return { outcomes, checkInError: undefined, verdict: verdictOf(outcomes, undefined) } satisfies ReportedRun
     const checkIn = yield* Effect.result(alerts.runFinished(report, allAlertsDelivered))
-    return { outcomes, checkInError: checkIn._tag === "Failure" ? checkIn.failure : undefined } satisfies ReportedRun
+    const checkInError = checkIn._tag === "Failure" ? checkIn.failure : undefined
+    return { outcomes, checkInError, verdict: verdictOf(outcomes, checkInError) } satisfies ReportedRun
   })

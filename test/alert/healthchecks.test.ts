@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Alerts } from "../../src/alert/Alerts.ts"
 import type { RunReport } from "../../src/domain/Outcome.ts"
 import { makeHealthchecks, maxBodyBytes } from "../../src/alert/healthchecks.ts"
-import { layerFromConfig } from "../../src/alert/layer.ts"
+import { layerConfig as layerAlerts } from "../../src/alert/layer.ts"
 import { decodeConfig, failedOutcome, runCaptured, runOk, runReport, storedOutcome } from "../harness/alerts.ts"
 import { type HealthchecksServer, startHealthchecks } from "../harness/healthchecks.ts"
 
@@ -30,7 +30,7 @@ const run = (pingUrl: string, report: RunReport) =>
     const alerts = yield* Alerts
     yield* alerts.runStarted(report.startedAt, true)
     yield* alerts.runFinished(report, true)
-  }).pipe(Effect.provide(layerFromConfig(decodeConfig({ alerts: { healthchecks: { url: pingUrl } } }), "myhost")))
+  }).pipe(Effect.provide(layerAlerts(decodeConfig({ alerts: { healthchecks: { url: pingUrl } } }), "myhost")))
 
 describe("Healthchecks", () => {
   it("start, then success with the run ID: the check is up and the run has a duration", async () => {

@@ -8,7 +8,7 @@ import { Effect, Redacted } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { AlertHttpPolicy } from "../../src/alert/http.ts"
 import { goJson, goTimestamp, makeLambdaAlertmanager } from "../../src/alert/lambdaAlertmanager.ts"
-import { layerFromConfig } from "../../src/alert/layer.ts"
+import { layerConfig as layerAlerts } from "../../src/alert/layer.ts"
 import { Alerts } from "../../src/alert/Alerts.ts"
 import { closedPort, decodeConfig, failedOutcome, reportRun, runCaptured, runFailure, runOk, runReport, storedOutcome } from "../harness/alerts.ts"
 import {
@@ -188,7 +188,7 @@ describe("alerts as µbackup sent them", () => {
     const config = decodeConfig({ alertmanager: { baseurl: server.baseurl } })
     const report = runReport([failedOutcome("db", pgError), storedOutcome("web")])
     const { value: delivered } = await runOk(
-      reportRun(report).pipe(Effect.provide(layerFromConfig(config, hostname)))
+      reportRun(report).pipe(Effect.provide(layerAlerts(config, hostname)))
     )
     expect(delivered).toBe(true)
     expect(server.requests.map((r) => `${r.method} ${r.url}`)).toEqual([
@@ -204,7 +204,7 @@ describe("alerts as µbackup sent them", () => {
 
   it("zero targets: the check-in still goes out, with the configured ttl", async () => {
     const config = decodeConfig({ alertmanager: { baseurl: server.baseurl, deadmansswitch_ttl: "+1d@02:00" } })
-    await runOk(Alerts.use((alerts) => alerts.runFinished(runReport([]), true)).pipe(Effect.provide(layerFromConfig(config, hostname))))
+    await runOk(Alerts.use((alerts) => alerts.runFinished(runReport([]), true)).pipe(Effect.provide(layerAlerts(config, hostname))))
     expect(server.requests.map((r) => r.body.toString())).toEqual([`{"subject":"\u00b5backup myhost","ttl":"+1d@02:00"}`])
     expect(server.switches.get("\u00b5backup myhost")!.toISOString()).toMatch(/T02:00:00\.000Z$/)
   })
@@ -214,7 +214,7 @@ describe("alerts as µbackup sent them", () => {
     const config = decodeConfig({ alertmanager: { baseurl: server.baseurl } })
     const report = runReport([failedOutcome("db", pgError)])
     const { value: delivered, logs } = await runOk(
-      reportRun(report).pipe(Effect.provide(layerFromConfig(config, hostname)))
+      reportRun(report).pipe(Effect.provide(layerAlerts(config, hostname)))
     )
     expect(delivered).toBe(false)
     // fastPolicy: 3 attempts, then no check-in
@@ -246,7 +246,7 @@ describe("alerts as µbackup sent them", () => {
     server.respondWith = { status: 400, body: "subject or ttl empty\n", path: "/deadmansswitch/checkin" }
     const config = decodeConfig({ alertmanager: { baseurl: server.baseurl } })
     const { error } = await runFailure(
-      Alerts.use((alerts) => alerts.runFinished(runReport([storedOutcome("web")]), true)).pipe(Effect.provide(layerFromConfig(config, hostname)))
+      Alerts.use((alerts) => alerts.runFinished(runReport([storedOutcome("web")]), true)).pipe(Effect.provide(layerAlerts(config, hostname)))
     )
     expect(error.message).toBe("lambda-alertmanager: dead man's switch check-in failed: 400 Bad Request; subject or ttl empty\n")
   })
@@ -288,7 +288,7 @@ describe("alerts as µbackup sent them", () => {
         const delivered = yield* alerts.targetFailed(failedOutcome("db", "boom"))
         yield* alerts.runFinished(runReport([]), true)
         return delivered
-      }).pipe(Effect.provide(layerFromConfig(config, hostname)))
+      }).pipe(Effect.provide(layerAlerts(config, hostname)))
     )
     expect(exit._tag).toBe("Failure")
     const texts = [...logs.map((line) => line.text), String(exit._tag === "Failure" ? exit.cause : "")]

@@ -7,7 +7,7 @@
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Alerts } from "../../src/alert/Alerts.ts"
-import { layerFromConfig } from "../../src/alert/layer.ts"
+import { layerConfig as layerAlerts } from "../../src/alert/layer.ts"
 import { makePrometheusAlertmanager } from "../../src/alert/prometheusAlertmanager.ts"
 import { decodeConfig, failedOutcome, type RecordingServer, runFailure, runOk, startRecordingServer, storedOutcome } from "../harness/alerts.ts"
 import { alertmanagerCommand, type PrometheusAlertmanager, startPrometheusAlertmanager } from "../harness/prometheusAlertmanager.ts"
@@ -52,7 +52,7 @@ describe.runIf(requireCommands("Prometheus Alertmanager tests", alertmanagerComm
   const webhookMessages = () => receiver.requests.map((request) => JSON.parse(request.body.toString("utf8")) as WebhookMessage)
 
   const layer = () =>
-    layerFromConfig(decodeConfig({ alerts: { prometheus_alertmanager: { url: alertmanager.url, labels: { team: "ops" } } } }), hostname)
+    layerAlerts(decodeConfig({ alerts: { prometheus_alertmanager: { url: alertmanager.url, labels: { team: "ops" } } } }), hostname)
 
   it("a failed target fires UbackupBackupFailed; a stored backup of the service resolves it", async () => {
     const error = "host: pg_dump db: exited with code 1\nstderr: pg_dump: error: connection refused"

@@ -1,12 +1,12 @@
 /**
  * ntfy, Uptime Kuma and webhooks against small local servers that record
- * what they are sent; then the fan-out of layerFromConfig with every kind
+ * what they are sent; then the fan-out of layerConfig with every kind
  * of sink at once, one of them down.
  */
 import { Effect, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Alerts } from "../../src/alert/Alerts.ts"
-import { layerFromConfig, makeAlerts } from "../../src/alert/layer.ts"
+import { layerConfig as layerAlerts, makeAlerts } from "../../src/alert/layer.ts"
 import { makeNtfy, maxMessageBytes } from "../../src/alert/ntfy.ts"
 import { makeUptimeKuma } from "../../src/alert/uptimeKuma.ts"
 import { makeWebhook } from "../../src/alert/webhook.ts"
@@ -182,7 +182,7 @@ describe("webhooks", () => {
   })
 })
 
-describe("the fan-out (layerFromConfig)", () => {
+describe("the fan-out (layerConfig)", () => {
   let lambda: LambdaAlertmanager
   let healthchecks: HealthchecksServer
   beforeAll(async () => {
@@ -211,7 +211,7 @@ describe("the fan-out (layerFromConfig)", () => {
     })
     const report = runReport([failedOutcome("db", pgError), storedOutcome("web")])
     const { value: delivered, logs } = await runOk(
-      reportRun(report).pipe(Effect.provide(layerFromConfig(config, hostname)))
+      reportRun(report).pipe(Effect.provide(layerAlerts(config, hostname)))
     )
     expect(delivered).toBe(false)
     // lambda: the alert, but no check-in (an alert elsewhere was not delivered)
@@ -244,7 +244,7 @@ describe("the fan-out (layerFromConfig)", () => {
       })
       const started = Date.now()
       const { exit } = await runCaptured(
-        Alerts.use((alerts) => alerts.targetFailed(failedOutcome("db", "boom"))).pipe(Effect.provide(layerFromConfig(config, hostname))),
+        Alerts.use((alerts) => alerts.targetFailed(failedOutcome("db", "boom"))).pipe(Effect.provide(layerAlerts(config, hostname))),
         { timeoutMs: 400, attempts: 2, backoffMs: 50 }
       )
       expect(exit._tag === "Success" && exit.value).toBe(false)
@@ -263,7 +263,7 @@ describe("the fan-out (layerFromConfig)", () => {
       const withLambda = decodeConfig({ alertmanager: { baseurl: lambda.baseurl }, alerts: { healthchecks: { url: check.pingUrl } } })
       const report = runReport([storedOutcome("web")])
       const { error } = await runFailure(
-        Alerts.use((alerts) => alerts.runFinished(report, true)).pipe(Effect.provide(layerFromConfig(withLambda, hostname)))
+        Alerts.use((alerts) => alerts.runFinished(report, true)).pipe(Effect.provide(layerAlerts(withLambda, hostname)))
       )
       expect(error.message).toBe("lambda-alertmanager: dead man's switch check-in failed: 500 Internal Server Error; down for maintenance (3 attempts)")
       // the healthchecks ping still went out
@@ -274,7 +274,7 @@ describe("the fan-out (layerFromConfig)", () => {
     const port = await closedPort()
     const withoutLambda = decodeConfig({ alerts: { uptime_kuma: { push_url: `http://127.0.0.1:${port}/api/push/t` } } })
     const { exit, logs } = await runCaptured(
-      Alerts.use((alerts) => alerts.runFinished(runReport([]), true)).pipe(Effect.provide(layerFromConfig(withoutLambda, hostname)))
+      Alerts.use((alerts) => alerts.runFinished(runReport([]), true)).pipe(Effect.provide(layerAlerts(withoutLambda, hostname)))
     )
     expect(exit._tag).toBe("Success")
     expect(logs.some((line) => line.level === "Warn" && line.text.startsWith("uptime-kuma: push (up) failed: GET http://127.0.0.1:"))).toBe(true)
@@ -289,7 +289,7 @@ describe("the fan-out (layerFromConfig)", () => {
         yield* alerts.targetStored(storedOutcome("web"))
         yield* alerts.runFinished(runReport([]), delivered)
         return delivered
-      }).pipe(Effect.provide(layerFromConfig(decodeConfig({}), hostname)))
+      }).pipe(Effect.provide(layerAlerts(decodeConfig({}), hostname)))
     )
     expect(value).toBe(true)
     expect(makeAlerts([])).toBe(makeAlerts([])) // the shared no-op

@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { isTtlSpec } from "../../src/alert/ttl.ts"
 import { parseDuration } from "../../src/domain/duration.ts"
 import { ConfigError } from "../../src/config/errors.ts"
-import { encryptionLayer } from "../../src/config/layers.ts"
+import { layerEncryption } from "../../src/config/layers.ts"
 import { loadConfig } from "../../src/config/load.ts"
 import { parseSize } from "../../src/domain/size.ts"
 import { generateSecret, x25519Identity } from "../../src/encryption/age/x25519.ts"
@@ -402,7 +402,7 @@ describe("config decoder, property-based", () => {
         recipients.splice(at, 0, `${prefix}${token}`)
         const file = write({ ...localBase, encryption_recipients: recipients })
         const exit = await Effect.runPromiseExit(
-          loadConfig(Option.some(file)).pipe(Effect.flatMap((loaded) => Effect.provide(Effect.gen(function*() { return yield* Encryption }), encryptionLayer(loaded))))
+          loadConfig(Option.some(file)).pipe(Effect.flatMap((loaded) => Effect.provide(Effect.gen(function*() { return yield* Encryption }), layerEncryption(loaded))))
         )
         expect(Exit.isFailure(exit)).toBe(true)
         if (Exit.isSuccess(exit)) return

@@ -8,7 +8,7 @@ import { TestClock } from "effect/testing"
 import { Alerts } from "../../src/alert/Alerts.ts"
 import type { Discovered, DockerTarget, Target } from "../../src/domain/Target.ts"
 import { Targets } from "../../src/discovery/Targets.ts"
-import { layerMetrics } from "../../src/metrics/layer.ts"
+import { layer as layerMetrics } from "../../src/metrics/layer.ts"
 import { runScheduler, type SchedulerOptions } from "../../src/scheduler/scheduler.ts"
 import { fakeSnapshotter, memoryStorage, passthroughCodecs } from "../harness/fakes.ts"
 

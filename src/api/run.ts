@@ -1,14 +1,16 @@
 /**
- * The services a run needs, from the config: targets, snapshots, the
- * pipeline, alerts and metrics. Shared by `now` and `scheduler run`.
+ * The services a run needs, from the config: targets (over the Docker
+ * engine when one is configured), snapshots, the pipeline, alerts and
+ * metrics. `ubackup now` and `scheduler run` are this layer under
+ * `runReported` and `runScheduler`; an app runs backups the same way.
  */
 import { Effect, Layer } from "effect"
-import { layerFromConfig as alertsFromConfig } from "../alert/layer.ts"
-import { pipelineLayer } from "../config/layers.ts"
+import { layerConfig as layerAlerts } from "../alert/layer.ts"
+import { layerPipeline } from "../config/layers.ts"
 import type { LoadedConfig } from "../config/load.ts"
 import { dockerEndpoint, layer as targetsLayer } from "../discovery/layer.ts"
 import { DockerEngine } from "../docker/DockerEngine.ts"
-import { layerMetrics } from "../metrics/layer.ts"
+import { layer as layerMetrics } from "../metrics/layer.ts"
 import { Hostname } from "../pipeline/backup.ts"
 import { layer as snapshotLayer } from "../snapshot/layer.ts"
 
@@ -18,12 +20,12 @@ const dockerEngineLayer = (loaded: LoadedConfig) => {
   return endpoint === undefined ? DockerEngine.layerNone : DockerEngine.layer(endpoint)
 }
 
-export const runLayers = (loaded: LoadedConfig) =>
+export const layerRun = (loaded: LoadedConfig) =>
   Layer.mergeAll(
     Layer.mergeAll(targetsLayer(loaded.config), snapshotLayer).pipe(Layer.provide(dockerEngineLayer(loaded))),
-    pipelineLayer(loaded),
+    layerPipeline(loaded),
     layerMetrics,
     Layer.unwrap(Effect.gen(function*() {
-      return alertsFromConfig(loaded.config, yield* Hostname)
+      return layerAlerts(loaded.config, yield* Hostname)
     }))
   )
