@@ -11,16 +11,16 @@
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { beforeAll, describe, expect, it } from "vitest"
+import { installTarball, packRepository, repositoryRoot as root } from "./harness/packedApp.ts"
 
-const root = path.join(import.meta.dirname, "..")
 const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
   exports: Record<string, unknown>
   dependencies: Record<string, string>
   files: Array<string>
 }
+let tarball = ""
 let app = ""
 
 const run = (script: string) =>
@@ -30,17 +30,10 @@ const run = (script: string) =>
 const result = (script: string) => JSON.parse(run(script).trim().split("\n").at(-1)!) as { ok: boolean; packages: Array<string> }
 
 beforeAll(() => {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-package-"))
   // dist/ was built by the test run's global setup
-  const tarball = execFileSync("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", work], { cwd: root, encoding: "utf8" }).trim()
-  app = path.join(work, "app")
-  const installed = path.join(app, "node_modules/ubackup")
-  fs.mkdirSync(installed, { recursive: true })
-  execFileSync("tar", ["-xzf", path.join(work, tarball.split("\n").at(-1)!), "-C", installed, "--strip-components=1"])
-  for (const entry of fs.readdirSync(path.join(root, "node_modules"))) {
-    if (entry.startsWith(".") || entry === "ubackup") continue
-    fs.symlinkSync(path.join(root, "node_modules", entry), path.join(app, "node_modules", entry))
-  }
+  tarball = packRepository("ubackup-package-")
+  app = path.join(path.dirname(tarball), "app")
+  installTarball(tarball, app)
   fs.writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
   // every package Node resolves, by name, printed at exit
   fs.writeFileSync(
@@ -60,7 +53,7 @@ globalThis.packagesLoaded = () => [...packages].sort()
 
 describe("the npm package", () => {
   it("ships the built library and the CLI, not the sources or the tests", () => {
-    const listed = execFileSync("tar", ["-tzf", fs.readdirSync(path.dirname(app)).filter((f) => f.endsWith(".tgz")).map((f) => path.join(path.dirname(app), f))[0]!], { encoding: "utf8" })
+    const listed = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" })
       .split("\n").filter(Boolean)
     expect(listed).toContain("package/dist/lib/index.js")
     expect(listed).toContain("package/dist/lib/index.d.ts")

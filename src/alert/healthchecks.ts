@@ -36,8 +36,8 @@ export const makeHealthchecks = (options: HealthchecksOptions): AlertSink => {
   const ping = (signal: "" | "/start" | "/fail", rid: string | undefined) =>
     extendUrl(Redacted.value(options.url), signal, rid === undefined ? {} : { rid })
 
-  const learnLimit = (headers: Headers) => {
-    const announced = Number(headers.get("ping-body-limit"))
+  const learnLimit = (headers: Readonly<Record<string, string>>) => {
+    const announced = Number(headers["ping-body-limit"])
     if (Number.isSafeInteger(announced) && announced > 0) bodyLimit = Math.min(maxBodyBytes, announced)
   }
 

@@ -1,12 +1,16 @@
 /**
- * One HTTP request of an alert sink, on Node's global `fetch`: a timeout per
+ * One HTTP request of an alert sink, through the `HttpClient` in context
+ * (Effect's, from `effect/http`: `layerHttpClient` below is fetch, and a
+ * test or an app provides its own, e.g. `layerFakeHttpClient` of
+ * fakeHttp.ts): a timeout per
  * attempt (µbackup had none, and a sink that never answers must not hold a
  * run forever), bounded retries with exponential backoff and jitter for what
  * may pass by itself (network errors, timeouts, 5xx, 429), and error texts
  * that never carry a secret: a URL is shown as scheme://host only, because
  * the path or query of most sink URLs is the credential.
  */
-import { Context, Duration, Effect, Schedule, Schema } from "effect"
+import { Context, Duration, Effect, Layer, Schedule, Schema, Stream } from "effect"
+import { FetchHttpClient, HttpClient, HttpClientRequest } from "effect/http"
 import { STATUS_CODES } from "node:http"
 import { formatDuration } from "../domain/duration.ts"
 import { AlertError } from "./Alerts.ts"
@@ -50,7 +54,8 @@ export interface HttpRequest {
 
 export interface HttpReply {
   readonly status: number
-  readonly headers: Headers
+  /** Lower-case names. */
+  readonly headers: Readonly<Record<string, string>>
   /** The first 64 KiB of the body; the rest is not read. */
   readonly body: Uint8Array
 }
@@ -109,8 +114,7 @@ class AttemptError extends Schema.TaggedError<AttemptError>()("AttemptError", {
 }) {}
 
 /** Go's `resp.Status`: `400 Bad Request`. */
-const statusLine = (response: { readonly status: number; readonly statusText: string }) =>
-  `${response.status} ${response.statusText || STATUS_CODES[response.status] || ""}`.trimEnd()
+const statusLine = (status: number) => `${status} ${STATUS_CODES[status] ?? ""}`.trimEnd()
 
 /**
  * µbackup's error text for a non-2xx reply: `<status line>; <first 128 bytes of body>[..]`. The body is
@@ -122,9 +126,8 @@ const replyDetail = (line: string, body: Uint8Array, scrub: (text: string) => st
   return `${line}; ${new TextDecoder().decode(text.subarray(0, errorBodyBytes))}${text.length > errorBodyBytes ? ".." : ""}`
 }
 
-/** Why fetch failed, from undici's `TypeError("fetch failed", { cause })` or an abort. */
-const transportDetail = (cause: unknown, timeoutMs: number): string => {
-  if (cause instanceof DOMException && cause.name === "TimeoutError") return `no response within ${formatDuration(timeoutMs)}`
+/** Why the request failed: the client's TransportError wraps undici's `TypeError("fetch failed", { cause })`. */
+const transportDetail = (cause: unknown): string => {
   const inner = cause instanceof Error && cause.cause instanceof Error ? cause.cause : cause
   if (inner instanceof Error) {
     const code = (inner as NodeJS.ErrnoException).code
@@ -134,23 +137,21 @@ const transportDetail = (cause: unknown, timeoutMs: number): string => {
   return String(inner)
 }
 
-const readCapped = async (response: Response): Promise<Uint8Array> => {
-  const reader = response.body?.getReader()
-  if (reader === undefined) return new Uint8Array(0)
-  const chunks: Array<Uint8Array> = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) return Buffer.concat(chunks)
-    chunks.push(value)
-    total += value.length
-    if (total >= bodyCap) {
-      // the rest is of no use to anyone; cancelling frees the connection
-      await reader.cancel().catch(() => undefined)
-      return Buffer.concat(chunks).subarray(0, bodyCap)
-    }
-  }
-}
+/** The body up to `bodyCap` bytes; the rest is not read (the stream is cancelled, which frees the connection). */
+const readCapped = <E>(body: Stream.Stream<Uint8Array, E>): Effect.Effect<Uint8Array, E> =>
+  Effect.gen(function*() {
+    const chunks: Array<Uint8Array> = []
+    let total = 0
+    yield* body.pipe(
+      Stream.takeUntil((chunk) => {
+        chunks.push(chunk)
+        total += chunk.length
+        return total >= bodyCap
+      }),
+      Stream.runDrain
+    )
+    return Buffer.concat(chunks).subarray(0, bodyCap)
+  })
 
 interface Prepared {
   readonly url: string
@@ -193,43 +194,61 @@ const prepare = (request: HttpRequest): Prepared | AlertError => {
   return { url: url.href, display, headers, scrub }
 }
 
-const attempt = (request: HttpRequest, prepared: Prepared, timeoutMs: number) =>
-  Effect.tryPromise({
-    try: async (interrupted) => {
-      // one signal for interruption of the fiber and for the timeout, over the request and its body
-      const signal = AbortSignal.any([interrupted, AbortSignal.timeout(timeoutMs)])
-      // a redirect is not followed: it could send the body (and the URL's secrets) to another host
-      const init: RequestInit = { method: request.method, headers: prepared.headers, redirect: "manual", signal }
-      if (request.body !== undefined) init.body = request.body
-      const response = await fetch(prepared.url, init)
-      const body = await readCapped(response)
-      return { status: response.status, line: statusLine(response), headers: response.headers, body }
-    },
-    catch: (cause) =>
-      new AttemptError({
-        detail: prepared.scrub(`${request.method} ${prepared.display}: ${transportDetail(cause, timeoutMs)}`),
-        retryable: true
-      })
-  }).pipe(
+/** A request's body as fetch would send it: with its Content-Type header, else text/plain. */
+const requestOf = (request: HttpRequest, prepared: Prepared) => {
+  const headers = { ...prepared.headers }
+  const contentTypeHeader = Object.keys(headers).find((name) => name.toLowerCase() === "content-type")
+  const contentType = contentTypeHeader === undefined ? "text/plain;charset=UTF-8" : headers[contentTypeHeader]!
+  if (contentTypeHeader !== undefined) delete headers[contentTypeHeader]
+  const base = HttpClientRequest.make(request.method)(prepared.url).pipe(HttpClientRequest.setHeaders(headers))
+  return request.body === undefined ? base : HttpClientRequest.bodyText(base, request.body, contentType)
+}
+
+const attempt = (client: HttpClient.HttpClient, request: HttpRequest, prepared: Prepared, timeoutMs: number) => {
+  const transportFailure = (detail: string) =>
+    new AttemptError({ detail: prepared.scrub(`${request.method} ${prepared.display}: ${detail}`), retryable: true })
+  return client.execute(requestOf(request, prepared)).pipe(
+    Effect.flatMap((response) =>
+      Effect.map(readCapped(response.stream), (body) => ({ status: response.status, headers: response.headers, body }))
+    ),
+    Effect.mapError((error) =>
+      transportFailure(error.reason._tag === "TransportError" ? transportDetail(error.reason.cause) : error.message)
+    ),
+    // over the request and its body; interruption aborts the request
+    Effect.timeoutOrElse({
+      duration: Duration.millis(timeoutMs),
+      orElse: () => Effect.fail(transportFailure(`no response within ${formatDuration(timeoutMs)}`))
+    }),
+    // the request is exactly what docs/ALERTING.md shows: no trace headers
+    Effect.provideService(HttpClient.TracerPropagationEnabled, false),
     Effect.flatMap((reply) =>
       reply.status >= 200 && reply.status <= 299
-        ? Effect.succeed<HttpReply>({ status: reply.status, headers: reply.headers, body: reply.body })
+        ? Effect.succeed<HttpReply>(reply)
         : reply.status >= 300 && reply.status <= 399
         ? Effect.fail(
           new AttemptError({
-            detail: `${reply.line}: the sink answered with a redirect, which ubackup does not follow (set the URL it redirects to)`,
+            detail: `${statusLine(reply.status)}: the sink answered with a redirect, which ubackup does not follow (set the URL it redirects to)`,
             retryable: false
           })
         )
         : Effect.fail(
           new AttemptError({
-            detail: prepared.scrub(replyDetail(reply.line, reply.body, prepared.scrub)),
+            detail: prepared.scrub(replyDetail(statusLine(reply.status), reply.body, prepared.scrub)),
             // a 4xx other than 429 says the request itself is wrong: sending it again cannot help
             retryable: reply.status >= 500 || reply.status === 429
           })
         )
     )
   )
+}
+
+/**
+ * The sinks' live HTTP client: fetch, with redirects not followed (one could
+ * send the body, and the URL's secrets, to another host).
+ */
+export const layerHttpClient: Layer.Layer<HttpClient.HttpClient> = FetchHttpClient.layer.pipe(
+  Layer.provide(Layer.succeed(FetchHttpClient.RequestInit, { redirect: "manual" }))
+)
 
 /**
  * Sends `request`; any 2xx is success (the body is returned, capped). A
@@ -239,12 +258,13 @@ const attempt = (request: HttpRequest, prepared: Prepared, timeoutMs: number) =>
  */
 export const send = Effect.fn("alert.send")(function*(request: HttpRequest) {
   const policy = yield* AlertHttpPolicy
+  const client = yield* HttpClient.HttpClient
   const prepared = prepare(request)
   if (prepared instanceof AlertError) return yield* prepared
   let attempts = 0
   return yield* Effect.suspend(() => {
     attempts++
-    return attempt(request, prepared, policy.timeoutMs)
+    return attempt(client, request, prepared, policy.timeoutMs)
   }).pipe(
     Effect.tapError((error) =>
       error.retryable && attempts < policy.attempts

@@ -7,6 +7,7 @@
  * other sinks' end-of-run pings are only logged.
  */
 import { Effect, Layer } from "effect"
+import { HttpClient } from "effect/http"
 import type { AlertsConfig } from "./config.ts"
 import type { Outcome } from "../domain/Outcome.ts"
 import { type AlertError, Alerts } from "./Alerts.ts"
@@ -53,15 +54,20 @@ export const sinksFromConfig = (config: AlertsConfig, hostname: string): Readonl
 const logged = (level: "Warn" | "Error") => (error: AlertError) =>
   level === "Error" ? Effect.logError(error.message) : Effect.logWarning(error.message)
 
-/** Fans every event out to `sinks`, all at once. */
-export const makeAlerts = (sinks: ReadonlyArray<AlertSink>): Alerts["Service"] => {
+/** Fans every event out to `sinks`, all at once, their requests through the HttpClient in context. */
+export const makeAlerts = (sinks: ReadonlyArray<AlertSink>): Effect.Effect<Alerts["Service"], never, HttpClient.HttpClient> =>
+  Effect.map(HttpClient.HttpClient, (client) => fanOut(sinks, client))
+
+const fanOut = (sinks: ReadonlyArray<AlertSink>, client: HttpClient.HttpClient): Alerts["Service"] => {
   if (sinks.length === 0) return none
+  const withClient = <A, E>(effect: Effect.Effect<A, E, HttpClient.HttpClient>) =>
+    Effect.provideService(effect, HttpClient.HttpClient, client)
 
   /** Runs `f` on every sink concurrently; each sink's failure is logged; true when all succeeded. */
-  const everySink = (level: "Warn" | "Error", f: (sink: AlertSink) => Effect.Effect<void, AlertError>) =>
+  const everySink = (level: "Warn" | "Error", f: (sink: AlertSink) => Effect.Effect<void, AlertError, HttpClient.HttpClient>) =>
     Effect.forEach(
       sinks,
-      (sink) => f(sink).pipe(Effect.as(true), Effect.catch((error) => logged(level)(error).pipe(Effect.as(false)))),
+      (sink) => withClient(f(sink)).pipe(Effect.as(true), Effect.catch((error) => logged(level)(error).pipe(Effect.as(false)))),
       { concurrency: "unbounded" }
     ).pipe(Effect.map((delivered) => delivered.every(Boolean)))
 
@@ -78,7 +84,7 @@ export const makeAlerts = (sinks: ReadonlyArray<AlertSink>): Alerts["Service"] =
       // every sink finishes its ping before the run's outcome is decided
       const results = yield* Effect.forEach(
         sinks,
-        (sink) => sink.runFinished(report, allAlertsDelivered).pipe(Effect.result, Effect.map((result) => ({ sink, result }))),
+        (sink) => withClient(sink.runFinished(report, allAlertsDelivered)).pipe(Effect.result, Effect.map((result) => ({ sink, result }))),
         { concurrency: "unbounded" }
       )
       let fatal: AlertError | undefined
@@ -93,8 +99,11 @@ export const makeAlerts = (sinks: ReadonlyArray<AlertSink>): Alerts["Service"] =
   return Alerts.of({ runStarted, targetFailed, targetStored, runFinished })
 }
 
-/** `Alerts` for the sinks `config` lists (`alertmanager`, `alerts.*`); a no-op without any. */
-export const layerConfig = (config: AlertsConfig, hostname: string): Layer.Layer<Alerts> =>
-  // Layer.sync: sinks keep per-layer state (Healthchecks' run IDs), made fresh with each layer
-  Layer.sync(Alerts, () => makeAlerts(sinksFromConfig(config, hostname)))
+/**
+ * `Alerts` for the sinks `config` lists (`alertmanager`, `alerts.*`), their
+ * requests through the HttpClient in context; a no-op without any.
+ */
+export const layerConfig = (config: AlertsConfig, hostname: string): Layer.Layer<Alerts, never, HttpClient.HttpClient> =>
+  // Layer.effect: sinks keep per-layer state (Healthchecks' run IDs), made fresh with each layer
+  Layer.effect(Alerts, Effect.suspend(() => makeAlerts(sinksFromConfig(config, hostname))))
 

@@ -1,9 +1,11 @@
 /**
  * One alert destination. Unlike `Alerts`, a sink reports its failures as
  * `AlertError`s: the fan-out (layer.ts) decides which of them only get
- * logged and which fail the run.
+ * logged and which fail the run. Its requests go through the `HttpClient`
+ * in context (http.ts).
  */
 import { Effect } from "effect"
+import type { HttpClient } from "effect/http"
 import type { Outcome } from "../domain/Outcome.ts"
 import type { AlertError } from "./Alerts.ts"
 import type { RunReport } from "../domain/Outcome.ts"
@@ -12,10 +14,10 @@ export interface AlertSink {
   /** For logs: `lambda-alertmanager`, `webhook 1 (https://example.com)`. */
   readonly name: string
   /** `whole`: see `Alerts`; `runFinished` follows only whole runs. */
-  readonly runStarted: (startedAt: Date, whole: boolean) => Effect.Effect<void, AlertError>
-  readonly targetFailed: (outcome: Outcome) => Effect.Effect<void, AlertError>
-  readonly targetStored: (outcome: Outcome) => Effect.Effect<void, AlertError>
-  readonly runFinished: (report: RunReport, allAlertsDelivered: boolean) => Effect.Effect<void, AlertError>
+  readonly runStarted: (startedAt: Date, whole: boolean) => Effect.Effect<void, AlertError, HttpClient.HttpClient>
+  readonly targetFailed: (outcome: Outcome) => Effect.Effect<void, AlertError, HttpClient.HttpClient>
+  readonly targetStored: (outcome: Outcome) => Effect.Effect<void, AlertError, HttpClient.HttpClient>
+  readonly runFinished: (report: RunReport, allAlertsDelivered: boolean) => Effect.Effect<void, AlertError, HttpClient.HttpClient>
   /** When runFinished's failure fails the run (the dead man's switch check-in, µbackup's rule) rather than being logged. */
   readonly runFinishedFailsRun: boolean
 }

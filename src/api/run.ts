@@ -5,6 +5,7 @@
  * `runReported` and `runScheduler`; an app runs backups the same way.
  */
 import { Effect, Layer } from "effect"
+import { layerHttpClient } from "../alert/http.ts"
 import { layerConfig as layerAlerts } from "../alert/layer.ts"
 import { layerPipeline } from "../config/layers.ts"
 import type { LoadedConfig } from "../config/load.ts"
@@ -27,5 +28,5 @@ export const layerRun = (loaded: LoadedConfig) =>
     layerMetrics,
     Layer.unwrap(Effect.gen(function*() {
       return layerAlerts(loaded.config, yield* Hostname)
-    }))
+    })).pipe(Layer.provide(layerHttpClient))
   )

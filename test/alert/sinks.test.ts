@@ -6,11 +6,13 @@
 import { Effect, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Alerts } from "../../src/alert/Alerts.ts"
-import { layerConfig as layerAlerts, makeAlerts } from "../../src/alert/layer.ts"
+import { makeFakeHttpClient, unreachable } from "../../src/alert/fakeHttp.ts"
+import { layerConfig as layerAlerts, makeAlerts, none } from "../../src/alert/layer.ts"
+import { makeLambdaAlertmanager } from "../../src/alert/lambdaAlertmanager.ts"
 import { makeNtfy, maxMessageBytes } from "../../src/alert/ntfy.ts"
 import { makeUptimeKuma } from "../../src/alert/uptimeKuma.ts"
 import { makeWebhook } from "../../src/alert/webhook.ts"
-import { closedPort, decodeConfig, failedOutcome, type RecordingServer, reportRun, runCaptured, runFailure, runOk, runReport, startRecordingServer, storedOutcome } from "../harness/alerts.ts"
+import { closedPort, decodeConfig, failedOutcome, fastPolicy, type RecordingServer, reportRun, runCaptured, runFailure, runOk, runReport, startRecordingServer, storedOutcome } from "../harness/alerts.ts"
 import { type HealthchecksServer, startHealthchecks } from "../harness/healthchecks.ts"
 import { type LambdaAlertmanager, startLambdaAlertmanager } from "../harness/lambdaAlertmanager.ts"
 
@@ -292,7 +294,8 @@ describe("the fan-out (layerConfig)", () => {
       }).pipe(Effect.provide(layerAlerts(decodeConfig({}), hostname)))
     )
     expect(value).toBe(true)
-    expect(makeAlerts([])).toBe(makeAlerts([])) // the shared no-op
+    // the shared no-op, whichever client
+    expect(await Effect.runPromise(makeAlerts([]).pipe(Effect.provide(makeFakeHttpClient().layer)))).toBe(none)
   })
 })
 
@@ -311,5 +314,22 @@ describe("redirects", () => {
       await redirecting.close()
       await elsewhere.close()
     }
+  })
+})
+
+describe("against the fake HTTP client", () => {
+  it("records each request and turns its answers into µbackup's error texts, retrying what may pass", async () => {
+    let calls = 0
+    const http = makeFakeHttpClient(() => (++calls === 1 ? unreachable : { status: 400, body: "subject or ttl empty\n" }))
+    const sink = makeLambdaAlertmanager({ baseurl: Redacted.make("https://secret-api.example/prod"), hostname: "myhost" })
+    const { error } = await runFailure(sink.targetFailed(failedOutcome("db", "boom")), fastPolicy, http.layer)
+    expect(error.message).toContain("400 Bad Request; subject or ttl empty")
+    expect(error.message).toContain("(2 attempts)")
+    expect(error.message).not.toContain("secret-api")
+    expect(http.requests.map((request) => [request.method, request.url, request.headers["content-type"]])).toEqual([
+      ["POST", "https://secret-api.example/prod/alerts/ingest", "application/json"],
+      ["POST", "https://secret-api.example/prod/alerts/ingest", "application/json"]
+    ])
+    expect(JSON.parse(http.requests[0]!.body)).toMatchObject({ alert_key: "", subject: "\u00b5backup myhost: db", details: "boom" })
   })
 })

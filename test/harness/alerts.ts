@@ -3,11 +3,12 @@
  * the way ubackup decodes it, a short retry policy, captured log lines, and
  * a small HTTP server that records what it is sent.
  */
-import { Effect, type Exit, Logger, Schema } from "effect"
+import { Effect, type Exit, type Layer, Logger, Schema } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { Alerts } from "../../src/alert/Alerts.ts"
-import { AlertHttpPolicy, type HttpPolicy } from "../../src/alert/http.ts"
+import { AlertHttpPolicy, type HttpPolicy, layerHttpClient } from "../../src/alert/http.ts"
+import type { HttpClient } from "effect/http"
 import { Config } from "../../src/config/schema.ts"
 import type { Outcome, RunReport } from "../../src/domain/Outcome.ts"
 
@@ -50,31 +51,43 @@ export interface LogLine {
 const textOf = (message: unknown): string =>
   Array.isArray(message) ? message.map((part) => (typeof part === "string" ? part : JSON.stringify(part))).join(" ") : String(message)
 
-/** Runs `effect` with `policy` and every log line captured (and not printed). */
+/**
+ * Runs `effect` with `policy` and every log line captured (and not printed);
+ * its requests go through `httpClient` (default: the live client, to the test's real servers).
+ */
 export const runCaptured = async <A, E>(
-  effect: Effect.Effect<A, E>,
-  policy: HttpPolicy = fastPolicy
+  effect: Effect.Effect<A, E, HttpClient.HttpClient>,
+  policy: HttpPolicy = fastPolicy,
+  httpClient: Layer.Layer<HttpClient.HttpClient> = layerHttpClient
 ): Promise<{ readonly exit: Exit.Exit<A, E>; readonly logs: ReadonlyArray<LogLine> }> => {
   const logs: Array<LogLine> = []
   const capture = Logger.make(({ logLevel, message }) => {
     logs.push({ level: logLevel, text: textOf(message) })
   })
   const exit = await Effect.runPromiseExit(
-    effect.pipe(Effect.provideService(AlertHttpPolicy, policy), Effect.provide(Logger.layer([capture])))
+    effect.pipe(Effect.provideService(AlertHttpPolicy, policy), Effect.provide(httpClient), Effect.provide(Logger.layer([capture])))
   )
   return { exit, logs }
 }
 
 /** Like runCaptured, but the effect must succeed. */
-export const runOk = async <A, E>(effect: Effect.Effect<A, E>, policy: HttpPolicy = fastPolicy) => {
-  const { exit, logs } = await runCaptured(effect, policy)
+export const runOk = async <A, E>(
+  effect: Effect.Effect<A, E, HttpClient.HttpClient>,
+  policy: HttpPolicy = fastPolicy,
+  httpClient?: Layer.Layer<HttpClient.HttpClient>
+) => {
+  const { exit, logs } = await runCaptured(effect, policy, httpClient)
   if (exit._tag === "Failure") throw new Error(`expected success, got ${String(exit.cause)}`)
   return { value: exit.value, logs }
 }
 
 /** Like runCaptured, but the effect must fail; its error is returned. */
-export const runFailure = async <A, E>(effect: Effect.Effect<A, E>, policy: HttpPolicy = fastPolicy) => {
-  const { exit, logs } = await runCaptured(Effect.flip(effect), policy)
+export const runFailure = async <A, E>(
+  effect: Effect.Effect<A, E, HttpClient.HttpClient>,
+  policy: HttpPolicy = fastPolicy,
+  httpClient?: Layer.Layer<HttpClient.HttpClient>
+) => {
+  const { exit, logs } = await runCaptured(Effect.flip(effect), policy, httpClient)
   if (exit._tag === "Failure") throw new Error(`expected a typed failure, got ${String(exit.cause)}`)
   return { error: exit.value, logs }
 }

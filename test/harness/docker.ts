@@ -4,12 +4,12 @@
  * Everything a test creates carries the label `ubackup-test=1` so that
  * `removeTestContainers` can clean up even after a crash.
  */
-import { execFile, execFileSync, spawn } from "node:child_process"
+import { execFile, execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
-import { requireCommands } from "./tools.ts"
+import { requireCommands, runProcess } from "./tools.ts"
 
 const run = promisify(execFile)
 
@@ -43,17 +43,8 @@ export interface DockerRun {
 
 /** `docker <args>` with `input` on stdin; never rejects on a non-zero exit. */
 export const dockerWithInput = (args: ReadonlyArray<string>, input: Uint8Array | string = ""): Promise<DockerRun> =>
-  new Promise((resolve, reject) => {
-    const child = spawn("docker", [...args], { stdio: ["pipe", "pipe", "pipe"] })
-    const stdout: Array<Buffer> = []
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk))
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    child.on("error", reject)
-    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }))
-    child.stdin.on("error", () => undefined) // docker may exit before reading all of stdin
-    child.stdin.end(input)
-  })
+  runProcess("docker", args, input)
+
 
 /** Builds (once per engine) a busybox image: FROM scratch + the host's static busybox. */
 export const buildBusyboxImage = async (): Promise<string> => {

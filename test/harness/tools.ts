@@ -2,7 +2,7 @@
  * Real programs the tests drive. On a laptop without one, its tests skip
  * and say why; in CI (CI=true) a missing program fails the run instead.
  */
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawn, type SpawnOptions } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 
@@ -88,3 +88,28 @@ export const watchPeakRss = (pid: number) => {
   }, 20)
   return { stop: (): number => (clearInterval(timer), peakKiB) }
 }
+
+export interface ProcessRun {
+  readonly code: number | null
+  readonly stdout: Buffer
+  readonly stderr: string
+}
+
+/** `command args` with `input` on stdin, collecting its output; never rejects on a non-zero exit. */
+export const runProcess = (
+  command: string,
+  args: ReadonlyArray<string>,
+  input: Uint8Array | string = "",
+  options: Pick<SpawnOptions, "cwd" | "env"> = {}
+): Promise<ProcessRun> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(command, [...args], { ...options, stdio: ["pipe", "pipe", "pipe"] })
+    const stdout: Array<Buffer> = []
+    let stderr = ""
+    child.stdout!.on("data", (chunk: Buffer) => stdout.push(chunk))
+    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on("error", reject)
+    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }))
+    child.stdin!.on("error", () => undefined) // the program may exit before reading all of stdin
+    child.stdin!.end(input)
+  })
