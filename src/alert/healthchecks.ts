@@ -12,8 +12,7 @@
  */
 import { Effect, Redacted } from "effect"
 import * as crypto from "node:crypto"
-import { failedOutcomes } from "../domain/Outcome.ts"
-import type { RunReport } from "../domain/Outcome.ts"
+import { failedOutcomes, type RunReport } from "../domain/Outcome.ts"
 import { extendUrl, send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
 import { runReportText, truncateUtf8 } from "./text.ts"

@@ -14,8 +14,7 @@
  * scheme://host only.
  */
 import { Clock, Effect, Redacted } from "effect"
-import { errorOf, type Outcome } from "../domain/Outcome.ts"
-import type { RunReport } from "../domain/Outcome.ts"
+import { errorOf, type Outcome, type RunReport } from "../domain/Outcome.ts"
 import { send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
 import { hostSubject, targetSubject } from "./text.ts"

@@ -6,9 +6,8 @@
  */
 import { Effect } from "effect"
 import type { HttpClient } from "effect/http"
-import type { Outcome } from "../domain/Outcome.ts"
+import type { Outcome, RunReport } from "../domain/Outcome.ts"
 import type { AlertError } from "./Alerts.ts"
-import type { RunReport } from "../domain/Outcome.ts"
 
 export interface AlertSink {
   /** For logs: `lambda-alertmanager`, `webhook 1 (https://example.com)`. */

@@ -3,8 +3,7 @@
  * byte for byte as µbackup wrote them) and a run's summary.
  */
 import { formatDuration } from "../domain/duration.ts"
-import { errorOf, failedOutcomes } from "../domain/Outcome.ts"
-import type { RunReport } from "../domain/Outcome.ts"
+import { errorOf, failedOutcomes, type RunReport } from "../domain/Outcome.ts"
 
 /** `µbackup <hostname>`: the dead man's switch subject. U+00B5, not Greek mu U+03BC. */
 export const hostSubject = (hostname: string) => `\u00b5backup ${hostname}`

@@ -10,8 +10,7 @@
  * secret.
  */
 import { Effect, Redacted } from "effect"
-import { failedOutcomes } from "../domain/Outcome.ts"
-import type { RunReport } from "../domain/Outcome.ts"
+import { failedOutcomes, type RunReport } from "../domain/Outcome.ts"
 import { extendUrl, send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
 import { runSummary } from "./text.ts"

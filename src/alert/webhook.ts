@@ -10,8 +10,7 @@
  * path) and the header values (Authorization…) are secrets.
  */
 import { Clock, Effect, Redacted } from "effect"
-import { errorOf, failedOutcomes, type Outcome } from "../domain/Outcome.ts"
-import type { RunReport } from "../domain/Outcome.ts"
+import { errorOf, failedOutcomes, type Outcome, type RunReport } from "../domain/Outcome.ts"
 import { displayUrl, send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
 import { hostSubject, runReportText, targetSubject } from "./text.ts"

@@ -4,8 +4,7 @@
  * `now` (`metrics_textfile`).
  */
 import { Context, type Effect } from "effect"
-import type { RunReport } from "../domain/Outcome.ts"
-import type { Outcome } from "../domain/Outcome.ts"
+import type { Outcome, RunReport } from "../domain/Outcome.ts"
 
 export class Metrics extends Context.Service<Metrics, {
   readonly recordOutcome: (outcome: Outcome, at: Date) => Effect.Effect<void>

@@ -5,8 +5,7 @@
  * timestamps, so node_exporter's textfile collector accepts them too.
  */
 import { Effect, Layer } from "effect"
-import type { RunReport } from "../domain/Outcome.ts"
-import { failedOutcomes } from "../domain/Outcome.ts"
+import { failedOutcomes, type RunReport } from "../domain/Outcome.ts"
 import { Metrics } from "./Metrics.ts"
 
 interface ServiceState {
