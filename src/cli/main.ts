@@ -4,12 +4,12 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Cause, Console, Effect, Layer, Logger, Runtime, Schema } from "effect"
+import { Cause, Console, Effect, Layer, Logger, Ref, Runtime, Schema } from "effect"
 import { CliError, CliOutput, Command } from "effect/cli"
 import { manualBackup } from "./backup.ts"
 import { now } from "./now.ts"
 import { schedulerCommand } from "./scheduler.ts"
-import { stopExitCode } from "./exit.ts"
+import { interruptedExitCode, StopExitCode } from "./exit.ts"
 import { configCommand, init, printDefaultConfig } from "./config.ts"
 import { decryptionKeyGenerate, decryptionKeyToEncryptionKey } from "./keys.ts"
 import { OutputError } from "./io.ts"
@@ -94,11 +94,15 @@ const escapingLogger = Logger.make<unknown, void>((options) =>
   })
 )
 
+/** Set by a verb for which a signal is its normal end (see ./exit.ts); read by the teardown below. */
+const stopExitCode = Ref.makeUnsafe(interruptedExitCode)
+
 export const main = Command.run(ubackup, { version }).pipe(
   Effect.catchCause(report),
   // logs are for humans: stderr, so that stdout carries only data
   Effect.provide(Layer.mergeAll(
     NodeServices.layer,
+    Layer.succeed(StopExitCode, stopExitCode),
     CliOutput.layerPresenter(presenter),
     Layer.succeed(Logger.LogToStderr, true),
     Logger.layer([escapingLogger])
@@ -115,5 +119,5 @@ if (major < 22 || (major === 22 && minor < 19)) {
 NodeRuntime.runMain(main, {
   disableErrorReporting: true,
   teardown: (exit, onExit) =>
-    onExit(exit._tag === "Success" ? 0 : Cause.hasInterruptsOnly(exit.cause) ? stopExitCode() : 1)
+    onExit(exit._tag === "Success" ? 0 : Cause.hasInterruptsOnly(exit.cause) ? Ref.getUnsafe(stopExitCode) : 1)
 })

@@ -27,7 +27,7 @@ const run = Command.make(
   ({ runNow, config }) =>
     Effect.gen(function*() {
       // SIGTERM/SIGINT is how a service manager stops the scheduler: a clean exit (0)
-      stopIsSuccess()
+      yield* stopIsSuccess
       yield* lowerPriority
       const loaded = yield* loadConfig(config)
       const { config: c } = loaded

@@ -1,5 +1,7 @@
 /** Where metrics go: an HTTP endpoint (scheduler) or a textfile (now). */
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Schema } from "effect"
+import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
@@ -17,34 +19,33 @@ export class MetricsError extends Schema.TaggedError<MetricsError>()("MetricsErr
 
 const contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-/** Serves GET /metrics on `listen` (host:port) while the scope lasts. */
+/** The endpoint: GET or HEAD of /metrics (or /), nothing else. */
+const metricsApp = (metrics: Metrics["Service"]) =>
+  Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return HttpServerResponse.empty({ status: 405, headers: { allow: "GET, HEAD" } })
+    }
+    const pathname = request.url.split("?")[0]
+    if (pathname !== "/metrics" && pathname !== "/") return HttpServerResponse.text("see /metrics\n", { status: 404 })
+    const text = yield* metrics.render
+    return HttpServerResponse.text(request.method === "HEAD" ? "" : text, { contentType })
+  }).pipe(Effect.catchCause(() => Effect.succeed(HttpServerResponse.empty({ status: 500 }))))
+
+/** Serves GET /metrics on `listen` (host:port), with Effect's HTTP server, while the scope lasts. */
 export const serveMetrics = (listen: string) =>
   Effect.gen(function*() {
     const metrics = yield* Metrics
     const separator = listen.lastIndexOf(":")
     const host = listen.slice(0, separator).replace(/^\[|\]$/g, "") || "0.0.0.0"
     const port = Number(listen.slice(separator + 1))
-    const server = http.createServer((request, response) => {
-      if (request.method !== "GET" && request.method !== "HEAD") {
-        response.writeHead(405, { Allow: "GET, HEAD" }).end()
-        return
-      }
-      if (request.url !== "/metrics" && request.url !== "/") {
-        response.writeHead(404).end("see /metrics\n")
-        return
-      }
-      Effect.runPromise(metrics.render).then(
-        (text) => response.writeHead(200, { "Content-Type": contentType }).end(request.method === "HEAD" ? undefined : text),
-        () => response.writeHead(500).end()
-      )
-    })
-    yield* Effect.acquireRelease(
-      Effect.callback<void, MetricsError>((resume) => {
-        server.once("error", (error) => resume(Effect.fail(new MetricsError({ where: listen, detail: error.message }))))
-        server.listen(port, host, () => resume(Effect.void))
-      }),
-      () => Effect.callback<void>((resume) => void server.close(() => resume(Effect.void)))
+    const server = yield* NodeHttpServer.make(() => http.createServer(), { port, host }).pipe(
+      Effect.mapError((error) => {
+        const cause = error.cause
+        return new MetricsError({ where: listen, detail: cause instanceof Error ? cause.message : String(cause ?? error.message) })
+      })
     )
+    yield* server.serve(metricsApp(metrics))
     yield* Effect.logInfo(`metrics on http://${listen}/metrics`)
   })
 

@@ -81,6 +81,10 @@ describe.runIf(ready)("metrics", () => {
       expect(sample(samples, "ubackup_backup_duration_seconds", { service: "metrics-ok" })).toBeGreaterThanOrEqual(0)
       expect(sample(samples, "ubackup_last_run_duration_seconds")).toBeGreaterThanOrEqual(0)
       expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404)
+      const post = await fetch(`http://127.0.0.1:${port}/metrics`, { method: "POST" })
+      expect([post.status, post.headers.get("allow")]).toEqual([405, "GET, HEAD"])
+      const head = await fetch(`http://127.0.0.1:${port}/metrics?x=1`, { method: "HEAD" })
+      expect([head.status, head.headers.get("content-type")]).toEqual([200, "text/plain; version=0.0.4; charset=utf-8"])
 
       // Prometheus' own parser: the Pushgateway refuses text it cannot parse with 400
       const pushgateway = await startPushgateway()
