@@ -18,7 +18,6 @@ import { Clock, Cron, Effect } from "effect"
 import type { Discovered, Target } from "../domain/Target.ts"
 import { Targets } from "../discovery/Targets.ts"
 import { runReported } from "../pipeline/reported.ts"
-import { failedOutcomes } from "../domain/Outcome.ts"
 import { parseCron } from "../domain/cron.ts"
 
 export interface SchedulerOptions {
@@ -112,16 +111,15 @@ const schedulerLoop = (options: SchedulerOptions, state: { running: boolean }) =
     const run = (discovered: Discovered, whole: boolean) =>
       Effect.sync(() => void (state.running = true)).pipe(
         Effect.andThen(runReported(discovered, { concurrency: options.concurrency, whole, abandonedAfterMs: options.abandonedAfterMs })),
-        Effect.tap(({ outcomes, checkInError }) => {
-          const failed = failedOutcomes(outcomes).length
-          return Effect.andThen(
-            failed === 0
-              ? Effect.logInfo(`run finished: ${outcomes.length} target(s) stored`)
-              : Effect.logError(`run finished: ${failed} of ${outcomes.length} target(s) failed`),
+        Effect.tap(({ outcomes, checkInError, verdict }) =>
+          Effect.andThen(
+            verdict?._tag === "RunFailed"
+              ? Effect.logError(`run finished: ${verdict.message}`)
+              : Effect.logInfo(`run finished: ${outcomes.length} target(s) stored`),
             // logged; the scheduler goes on (the missed check-in makes the dead man's switch fire)
             checkInError === undefined ? Effect.void : Effect.logError(`run failed: ${checkInError.message}`)
           )
-        }),
+        ),
         Effect.andThen(Effect.sync(() => void (state.running = false)))
       )
     const logNext = Effect.gen(function*() {
