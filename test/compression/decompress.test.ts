@@ -70,6 +70,31 @@ describe.runIf(requireCommands("decompress", "zstd", "gzip"))("decompress", () =
       }
     })
 
+    it("frames decoded several at once come out in order; a frame too large to hold whole is streamed between them", async () => {
+      // more small frames than are decoded at once, then one of > 8 MiB compressed (random bytes), then small ones again
+      const small = Array.from({ length: 12 }, (_, i) => content(200 * 1024 + i, `frame ${i}`))
+      const large = crypto.randomBytes(9 * MiB)
+      const plain = [...small.slice(0, 8), large, ...small.slice(8)]
+      const stream = Buffer.concat(plain.map((text) => zstd(text)))
+      for (const size of [65_537, 3 * MiB]) {
+        expect((await run(pieces(stream, size))).equals(Buffer.concat(plain)), `chunks of ${size}`).toBe(true)
+      }
+    })
+
+    it("a damaged frame among frames in flight fails the stream, after the frames before it only", async () => {
+      const frames = Array.from({ length: 8 }, (_, i) => zstd(content(300 * 1024, `frame ${i}`), "--check"))
+      const damaged = Buffer.from(frames[5]!)
+      damaged[damaged.length - 2]! ^= 0xff // in the checksum
+      const output: Array<Uint8Array> = []
+      const error = await Effect.runPromise(Effect.flip(
+        decompress(Stream.fromIterable(pieces(Buffer.concat([...frames.slice(0, 5), damaged, ...frames.slice(6)]), 65_536))).pipe(
+          Stream.runForEach((chunk) => Effect.sync(() => void output.push(chunk)))
+        )
+      ))
+      expect(error).toBeInstanceOf(DecompressionError)
+      expect(Buffer.concat(output).length).toBe(5 * 300 * 1024)
+    })
+
     it("a small multi-frame stream pushed one byte at a time", async () => {
       const stream = Buffer.concat([zstd(Buffer.from("one ")), zstd(Buffer.from("two ")), zstd(Buffer.alloc(0)), zstd(Buffer.from("three"))])
       expect((await run(pieces(stream, 1))).toString()).toBe("one two three")
