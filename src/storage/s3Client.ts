@@ -106,7 +106,7 @@ export const makeS3Client = (sdk: S3Sdk, options: S3StorageOptions): S3Client =>
     maxAttempts: options.maxAttempts ?? 5,
     retryMode: "standard",
     // socketTimeout is the idle timeout; the SDK's requestTimeout caps a whole request and only warns by default, so a
-    // stalled connection would hang a backup for ever (found by test/storage/faults.test.ts)
+    // stalled connection would hang a backup for ever (found by test/e2e/storageFaults.test.ts)
     requestHandler: { socketTimeout: options.requestTimeoutMs ?? defaultRequestTimeoutMs, connectionTimeout: 10_000 }
   }
   if (options.endpoint !== undefined) {

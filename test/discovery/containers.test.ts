@@ -1,6 +1,6 @@
 /**
  * The discovery rules on inspected-container JSON (what `docker inspect`
- * returns). The same rules run against a real engine in test/pipeline/.
+ * returns). The same rules run against a real engine in test/e2e/.
  */
 import { describe, expect, it } from "vitest"
 import { resolveClaims } from "../../src/discovery/claims.ts"

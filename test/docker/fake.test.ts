@@ -2,7 +2,7 @@
  * Discovery, the exec and volume snapshots, and a whole run against the fake
  * engine (src/docker/fake.ts): the rules that decide what a container's
  * labels, output, exit status and failures mean, in milliseconds. The same
- * code runs against dockerd in test/snapshot/ and test/pipeline/now.test.ts.
+ * code runs against dockerd in test/snapshot/ and test/e2e/now.test.ts.
  */
 import { Effect, Layer, Result, Stream } from "effect"
 import * as crypto from "node:crypto"

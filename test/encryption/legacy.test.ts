@@ -1,9 +1,10 @@
 /**
- * µbackup's `.gz.aes` files, read by `ubackup decrypt`. The files are made
- * independently of ubackup, with openssl only: RSA-OAEP(SHA-256, MGF1-SHA-256)
- * of a random AES-256 key, its length as uint16 LE, a random IV, then
- * AES-256-CTR of a gzip stream. The openssl-only restore recipe at the end of
- * docs/FORMAT.md is run as written.
+ * µbackup's `.gz.aes` files, read by the library's decrypt. The files are
+ * made independently of ubackup, with openssl only: RSA-OAEP(SHA-256,
+ * MGF1-SHA-256) of a random AES-256 key, its length as uint16 LE, a random
+ * IV, then AES-256-CTR of a gzip stream. The openssl-only restore recipe at
+ * the end of docs/FORMAT.md is run as written. `ubackup decrypt` of the same
+ * files is tested in test/cli/decryptLegacy.test.ts.
  */
 import { Effect, Stream } from "effect"
 import { execFileSync } from "node:child_process"
@@ -15,7 +16,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { decompress } from "../../src/compression/decompress.ts"
 import { decrypt } from "../../src/encryption/decrypt.ts"
 import { parseDecryptionKeys } from "../../src/encryption/keys.ts"
-import { binary, type Run, ubackup } from "../harness/cli.ts"
 import { requireCommands } from "../harness/tools.ts"
 
 const MiB = 1024 * 1024
@@ -50,22 +50,6 @@ const formatRecipe = (): string => {
   return recipe.split("\n").map((line) => line.slice(4)).join("\n")
 }
 
-/** Runs `ubackup decrypt` with stdin read from a file (not a pipe): the 1 MiB block reader. */
-const decryptFromFile = (args: ReadonlyArray<string>, file: string, output: string): void => {
-  execFileSync("sh", ["-c", `"$0" "$@" < "$UB_IN" > "$UB_OUT"`, binary, ...args], {
-    env: { ...process.env, UBACKUP_CONF: undefined, UB_IN: file, UB_OUT: output },
-    stdio: ["ignore", "ignore", "pipe"]
-  })
-}
-
-const expectError = (run: Run, pattern: RegExp) => {
-  expect(run.code, run.stderr).toBe(1)
-  expect(run.stdout.length).toBe(0)
-  expect(run.stderr).toMatch(/^ubackup: error: /)
-  expect(run.stderr).toMatch(pattern)
-  expect(run.stderr).not.toMatch(/\n\s+at /) // no stack trace
-}
-
 describe.runIf(requireCommands("µbackup .gz.aes files", "openssl", "gzip", "xxd", "od"))("µbackup .gz.aes files", () => {
   let dir: string
   /** RSA-4096, PKCS#1 `RSA PRIVATE KEY`, as µbackup's key generation wrote it. */
@@ -73,9 +57,6 @@ describe.runIf(requireCommands("µbackup .gz.aes files", "openssl", "gzip", "xxd
   /** The same key as PKCS#8 `PRIVATE KEY`. */
   let pkcs8: string
   let publicPem: string
-  let wrongSameSize: string
-  let wrongOtherSize: string
-  let ageKey: string
   const samples = {} as Record<"empty" | "small" | "large", { plain: string; legacy: string; content: Buffer }>
 
   const makeLegacy = (name: string, content: Buffer) => {
@@ -91,15 +72,10 @@ describe.runIf(requireCommands("µbackup .gz.aes files", "openssl", "gzip", "xxd
     pkcs1 = path.join(dir, "backups.key")
     pkcs8 = path.join(dir, "backups.pkcs8.key")
     publicPem = path.join(dir, "backups.pub.pem")
-    wrongSameSize = path.join(dir, "wrong4096.key")
-    wrongOtherSize = path.join(dir, "wrong2048.key")
-    ageKey = path.join(dir, "age.key")
     const openssl = (...args: Array<string>) => execFileSync("openssl", args, { stdio: "pipe" })
     openssl("genrsa", "-traditional", "-out", pkcs1, "4096")
     openssl("pkcs8", "-topk8", "-nocrypt", "-in", pkcs1, "-out", pkcs8)
     openssl("rsa", "-in", pkcs1, "-pubout", "-out", publicPem)
-    openssl("genrsa", "-out", wrongSameSize, "4096")
-    openssl("genrsa", "-out", wrongOtherSize, "2048")
     expect(fs.readFileSync(pkcs1, "utf8")).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n/)
     expect(fs.readFileSync(pkcs8, "utf8")).toMatch(/^-----BEGIN PRIVATE KEY-----\n/)
     samples.empty = makeLegacy("empty", Buffer.alloc(0))
@@ -112,13 +88,6 @@ describe.runIf(requireCommands("µbackup .gz.aes files", "openssl", "gzip", "xxd
     samples.large = makeLegacy("large", Buffer.concat(parts))
   })
 
-  beforeAll(async () => {
-    // an age X25519 identity file (AGE-SECRET-KEY-1…), as age-keygen writes it
-    const generated = await ubackup(["decryption-key-generate", "--type", "x25519"])
-    expect(generated.code, generated.stderr).toBe(0)
-    fs.writeFileSync(ageKey, generated.stdout)
-  })
-
   afterAll(() => {
     if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
   })
@@ -127,34 +96,6 @@ describe.runIf(requireCommands("µbackup .gz.aes files", "openssl", "gzip", "xxd
     const file = fs.readFileSync(samples.small.legacy)
     expect(file.readUInt16LE(0)).toBe(512)
     expect(file.length).toBe(2 + 512 + 16 + fs.statSync(`${samples.small.legacy}.gz`).size)
-  })
-
-  for (const [label, key] of [["PKCS#1", () => pkcs1], ["PKCS#8", () => pkcs8]] as const) {
-    for (const size of ["empty", "small", "large"] as const) {
-      it(`decrypt with the ${label} key gives the original (${size})`, async () => {
-        const sample = samples[size]
-        const run = await ubackup(["decrypt", key()], { input: fs.readFileSync(sample.legacy) })
-        expect(run.code, run.stderr).toBe(0)
-        // restored, with a warning that nothing in this format detects tampering
-        expect(run.stderr).toMatch(/^ubackup: warning: this is a µbackup \.gz\.aes backup: its encryption \(AES-CTR\) is not authenticated/)
-        expect(run.stdout.length).toBe(sample.content.length)
-        expect(run.stdout.equals(sample.content)).toBe(true)
-      })
-    }
-  }
-
-  it("decrypt reads a stdin that is a regular file (the block reader) just as well", () => {
-    const output = path.join(dir, "large.out")
-    decryptFromFile(["decrypt", pkcs1], samples.large.legacy, output)
-    expect(fs.readFileSync(output).equals(samples.large.content)).toBe(true)
-  })
-
-  it("--raw gives the gzip stream, byte for byte", async () => {
-    for (const sample of Object.values(samples)) {
-      const run = await ubackup(["decrypt", "--raw", pkcs8], { input: fs.readFileSync(sample.legacy) })
-      expect(run.code, run.stderr).toBe(0)
-      expect(run.stdout.equals(fs.readFileSync(`${sample.legacy}.gz`))).toBe(true)
-    }
   })
 
   it("the library decrypts it in any chunking: the header split across pushes", async () => {
@@ -166,31 +107,6 @@ describe.runIf(requireCommands("µbackup .gz.aes files", "openssl", "gzip", "xxd
       const out = await Effect.runPromise(Stream.runCollect(decompress(decrypt(keys)(Stream.fromIterable(chunks)))))
       expect(Buffer.concat(out).equals(samples.small.content), `chunks of ${chunkSize}`).toBe(true)
     }
-  })
-
-  it("the wrong RSA key (same size): a clear error, exit 1, nothing on stdout", async () => {
-    const run = await ubackup(["decrypt", wrongSameSize], { input: fs.readFileSync(samples.small.legacy) })
-    expectError(run, /RSA key does not open this µbackup \(\.gz\.aes\) backup/)
-  })
-
-  it("the wrong RSA key (another size): a clear error, exit 1", async () => {
-    const run = await ubackup(["decrypt", wrongOtherSize], { input: fs.readFileSync(samples.small.legacy) })
-    expectError(run, /µbackup \(\.gz\.aes\) backup for an RSA key of another size/)
-  })
-
-  it("an age X25519 key file: the error says it needs the RSA key", async () => {
-    const run = await ubackup(["decrypt", ageKey], { input: fs.readFileSync(samples.large.legacy) })
-    expectError(run, /µbackup \(\.gz\.aes\) backup, which needs the RSA private key/)
-  })
-
-  it("a file cut inside its header is reported truncated; one cut in the gzip stream fails", async () => {
-    const file = fs.readFileSync(samples.small.legacy)
-    const header = await ubackup(["decrypt", pkcs1], { input: file.subarray(0, 2 + 512 + 10) })
-    expectError(header, /truncated/)
-    const body = await ubackup(["decrypt", pkcs1], { input: file.subarray(0, file.length - 10) })
-    // (what was decompressed before the cut may have reached stdout: µbackup's format is not authenticated)
-    expect(body.code).toBe(1)
-    expect(body.stderr).toMatch(/^(ubackup: warning: this is a µbackup \.gz\.aes backup[^\n]*\n)?ubackup: error: decompression failed: unexpected end of file\n$/)
   })
 
   describe.runIf(requireCommands("docs/FORMAT.md restore recipe", "sh", "head", "tail", "tr"))("docs/FORMAT.md", () => {

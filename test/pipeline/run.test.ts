@@ -1,6 +1,6 @@
 /**
  * runAll's logic with fake snapshots and storage: isolation of failures,
- * timeouts, invalid targets, order. The real engine runs in now.test.ts.
+ * timeouts, invalid targets, order. The real engine runs in test/e2e/now.test.ts.
  */
 import { Effect, Layer, Stream } from "effect"
 import { describe, expect, it } from "vitest"

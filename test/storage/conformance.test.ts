@@ -1,7 +1,6 @@
 /**
  * What every Storage must do, run against each one in-process (in memory, a
- * local folder, Ceph RGW through the S3 layer), and through the real CLI for
- * the two a config can name:
+ * local folder, Ceph RGW through the S3 layer):
  *
  * - a backup never replaces another: the same ID twice, or 20 at once,
  *   gives distinct IDs, all kept, all restoring to their own bytes;
@@ -9,6 +8,9 @@
  *   S3's page of 1000 keys;
  * - cleanup removes only what ubackup's killed backups left, and only
  *   once it has been quiet long enough.
+ *
+ * The same through the real CLI, for the two a config can name (local and
+ * S3): test/cli/storageConformance.test.ts.
  */
 import { CreateBucketCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, UploadPartCommand } from "@aws-sdk/client-s3"
 import { Effect, Redacted, Stream } from "effect"
@@ -22,8 +24,7 @@ import { makeLocalStorage } from "../../src/storage/local.ts"
 import { makeMemoryStorage } from "../../src/storage/memory.ts"
 import { loadS3Sdk, makeS3Client, makeS3Storage } from "../../src/storage/s3.ts"
 import type { Storage } from "../../src/storage/Storage.ts"
-import { initKeys, ubackup } from "../harness/cli.ts"
-import { rgwCommands, s3StorageConfig, testS3Client } from "../harness/rgw.ts"
+import { rgwCommands, testS3Client } from "../harness/rgw.ts"
 import { requireCommands, sleep } from "../harness/tools.ts"
 
 const s3 = inject("s3")
@@ -32,8 +33,8 @@ const s3Ready = requireCommands("storage conformance (radosgw)", ...rgwCommands)
 type Backend = {
   readonly name: string
   readonly make: () => Promise<Storage["Service"]>
-  /** The config's `storage` for this backend; undefined for one the CLI cannot use (memory). */
-  readonly storageConfig: (() => Record<string, unknown>) | undefined
+  /** Whether what a killed backup leaves outlives the process: not for memory. */
+  readonly persistent: boolean
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-conformance-"))
@@ -42,11 +43,11 @@ const bucket = `ubackup-conf-${crypto.randomBytes(4).toString("hex")}`
 const backends: Array<Backend> = [{
   name: "memory",
   make: async () => makeMemoryStorage(),
-  storageConfig: undefined
+  persistent: false
 }, {
   name: "local",
   make: async () => makeLocalStorage(path.join(dir, "local")),
-  storageConfig: () => ({ local: { path: path.join(dir, "cli-local") } })
+  persistent: true
 }]
 if (s3Ready) {
   backends.push({
@@ -64,7 +65,7 @@ if (s3Ready) {
       const sdk = await loadS3Sdk()
       return makeS3Storage(sdk, makeS3Client(sdk, options), options)
     },
-    storageConfig: () => s3StorageConfig(s3!, bucket, { part_size_mb: 5 })
+    persistent: true
   })
 }
 
@@ -144,7 +145,7 @@ describe.each(backends)("storage conformance: $name", (backend) => {
     // nothing left over yet: everything above was published or aborted
     expect((await cleanupOf({ olderThanMs: 0 })).removed).toEqual([])
     // a memory storage dies with its process: a killed backup leaves nothing to plant here
-    if (backend.storageConfig === undefined) return
+    if (!backend.persistent) return
     const mine = "left/2026-12-04 2108Z_host1_t.zst.age"
     const theirs = "left/2026-12-04 2108Z_host2_t.zst.age"
     const foreign = "left/not-a-backup.bin"
@@ -171,99 +172,5 @@ describe.each(backends)("storage conformance: $name", (backend) => {
       const open = (await testS3Client(s3!).send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []
       expect(open.map((upload) => upload.Key)).toEqual([foreign])
     }
-  })
-
-  // the CLI's config names local or S3 storage, never memory
-  if (backend.storageConfig !== undefined) describe("through the CLI", () => {
-    let config: string
-    let keyFile: string
-    beforeAll(async () => {
-      const keys = await initKeys(path.join(dir, `keys-${backend.name.split(" ")[0]}`))
-      keyFile = keys.keyFile
-      config = path.join(dir, `config-${backend.name.split(" ")[0]}.json`)
-      fs.writeFileSync(config, JSON.stringify({ ...keys.config, storage: backend.storageConfig!() }))
-    })
-
-    const restore = async (id: string) => {
-      const get = await ubackup(["storage", "get", id, "--config", config])
-      expect(get.code, get.stderr).toBe(0)
-      const decrypted = await ubackup(["decrypt", keyFile], { input: get.stdout })
-      expect(decrypted.code, decrypted.stderr).toBe(0)
-      return decrypted.stdout.toString()
-    }
-
-    it("echo first | manual-backup coll t; echo second | manual-backup coll t: two backups, both restore", async () => {
-      const first = await ubackup(["manual-backup", "coll", "t", "--config", config], { input: "first\n" })
-      const second = await ubackup(["manual-backup", "coll", "t", "--config", config], { input: "second\n" })
-      expect(first.code, first.stderr).toBe(0)
-      expect(second.code, second.stderr).toBe(0)
-      const ids = [first.stdout.toString().trim(), second.stdout.toString().trim()]
-      expect(ids[0]).not.toBe(ids[1])
-      const listed = await ubackup(["storage", "ls", "coll", "--config", config])
-      expect(listed.stdout.toString().trim().split("\n")).toEqual(ids)
-      expect(await restore(ids[0]!)).toBe("first\n")
-      expect(await restore(ids[1]!)).toBe("second\n")
-    })
-
-    it("20 concurrent manual-backups of one service and task: all kept, each restores to its own input", async () => {
-      const runs = await Promise.all(Array.from({ length: 20 }, (_, i) =>
-        ubackup(["manual-backup", "crowd", "t", "--config", config], { input: `backup number ${i}\n` })
-      ))
-      for (const result of runs) expect(result.code, result.stderr).toBe(0)
-      const ids = runs.map((result) => result.stdout.toString().trim())
-      expect(new Set(ids).size).toBe(20)
-      const listed = (await ubackup(["storage", "ls", "crowd", "--config", config])).stdout.toString().trim().split("\n")
-      expect([...listed].sort()).toEqual([...ids].sort())
-      const restored = await Promise.all(ids.map(restore))
-      expect(restored).toEqual(ids.map((_, i) => `backup number ${i}\n`))
-    })
-
-    it("storage cleanup and the next now remove this host's quiet leftovers of killed backups, and say how many", async () => {
-      // the CLI's host name, as the Hostname default makes it
-      const host = os.hostname().replace(/[^A-Za-z0-9.-]/g, "-").replace(/^[.-]+/, "") || "host"
-      const leave = async (id: string) => {
-        if (backend.name === "local") {
-          const folder = path.join(dir, "cli-local", path.dirname(id))
-          fs.mkdirSync(folder, { recursive: true, mode: 0o700 })
-          fs.writeFileSync(path.join(folder, `.${path.basename(id)}.0123456789ab.partial`), "partial")
-        } else {
-          const client = testS3Client(s3!)
-          const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: id }))
-          await client.send(new UploadPartCommand({ Bucket: bucket, Key: id, UploadId, PartNumber: 1, Body: Buffer.from("part") }))
-        }
-      }
-      const mine = `killed/2026-12-04 2108Z_${host}_t.zst.age`
-      const theirs = "killed/2026-12-04 2108Z_otherhost_t.zst.age"
-      await leave(mine)
-      await leave(theirs)
-
-      const young = await ubackup(["storage", "cleanup", "--older-than", "1h", "--config", config])
-      expect(young.code, young.stderr).toBe(0)
-      expect(young.stdout.toString()).toBe("0 incomplete backup(s) removed; 2 left (still active, or another host's)\n")
-      const bad = await ubackup(["storage", "cleanup", "--older-than", "soon", "--config", config])
-      expect(bad.code).toBe(1)
-      expect(bad.stderr).toMatch(/--older-than: "soon" is not a duration/)
-
-      await sleep(1100)
-      const cleaned = await ubackup(["storage", "cleanup", "--older-than", "1s", "--config", config])
-      expect(cleaned.code, cleaned.stderr).toBe(0)
-      expect(cleaned.stdout.toString()).toBe(`removed leftovers of ${mine}\n1 incomplete backup(s) removed; 1 left (still active, or another host's)\n`)
-
-      // a run cleans up first, on its own, after abort_incomplete_uploads_after
-      await leave(mine)
-      await sleep(1100)
-      const withTarget = path.join(dir, `config-${backend.name.split(" ")[0]}-cleanup.json`)
-      fs.writeFileSync(withTarget, JSON.stringify({
-        ...JSON.parse(fs.readFileSync(config, "utf8")),
-        abort_incomplete_uploads_after: "1s",
-        static_targets: [{ service_name: "cleanup-run", backup_command: ["echo", "fresh"] }]
-      }))
-      const now = await ubackup(["now", "--config", withTarget])
-      expect(now.code, now.stderr).toBe(0)
-      expect(now.stderr).toContain(`removed what 1 stopped backup(s) left behind (incomplete uploads or temporary files): ${mine}`)
-
-      const everyone = await ubackup(["storage", "cleanup", "--all-hosts", "--older-than", "1s", "--config", config])
-      expect(everyone.stdout.toString()).toBe(`removed leftovers of ${theirs}\n1 incomplete backup(s) removed; 0 left (still active, or another host's)\n`)
-    })
   })
 })
