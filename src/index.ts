@@ -15,6 +15,7 @@
  */
 export * as Ubackup from "./api/Ubackup.ts"
 export { type BackupError, type BackupStreamRequest, type RestoreError, SourceError } from "./api/Ubackup.ts"
+export { latestBackup, NoBackups, type Verification, verifyBackup } from "./api/verify.ts"
 export { type BackupOptions, generateKeyPair, openUbackup, type UbackupClient } from "./api/promise.ts"
 export * from "./compression/index.ts"
 export * from "./encryption/index.ts"

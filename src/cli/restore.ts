@@ -1,5 +1,5 @@
-/** decrypt, storage ls / ls-services / get / cleanup */
-import { Effect } from "effect"
+/** decrypt, verify, storage ls / ls-services / get / cleanup */
+import { Effect, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { parseDuration } from "../domain/duration.ts"
 import { layerStorage } from "../config/layers.ts"
@@ -13,6 +13,7 @@ import { Storage } from "../storage/Storage.ts"
 import { printable } from "../text/printable.ts"
 import { InvalidFlagError, printLine, readTextFile, toStdout } from "./io.ts"
 import { configFlag, withStorage } from "./shared.ts"
+import { latestBackup, verifyBackup, type Verification } from "../api/verify.ts"
 
 /** `decrypt`, and `decrypt-and-decompress` (µbackup's later name for it) */
 const decryptAs = (name: string) => Command.make(
@@ -45,6 +46,66 @@ export const decryptCommand = decryptAs("decrypt").pipe(Command.withDescription(
 export const decryptAndDecompressCommand = decryptAs("decrypt-and-decompress").pipe(
   Command.withDescription("The same as decrypt (µbackup's later name for it)")
 )
+
+/** Several backups were verified and some failed (each printed on its own line). */
+class VerifyFailed extends Schema.TaggedError<VerifyFailed>()("VerifyFailed", { failed: Schema.Number, total: Schema.Number }) {
+  override get message() {
+    return `${this.failed} of ${this.total} backup(s) failed verification`
+  }
+}
+
+const verifiedLine = (v: Verification) =>
+  `ok\t${v.id}\t${v.plaintextBytes} bytes\tsha256 ${v.sha256}\t${(v.durationMs / 1000).toFixed(1)} s`
+
+export const verifyCommand = Command.make(
+  "verify",
+  {
+    id: Argument.String("id").pipe(Argument.withDescription("Backup ID, as storage ls prints it"), Argument.optional),
+    key: Flag.String("key").pipe(Flag.withDescription("Decryption key: PEM RSA private key or age identity file")),
+    latest: Flag.String("latest").pipe(Flag.withDescription("Verify the service's newest backup instead of an ID"), Flag.optional),
+    all: Flag.Boolean("all").pipe(Flag.withDescription("Verify every service's newest backup"), Flag.withDefault(false)),
+    json: Flag.Boolean("json").pipe(Flag.withDescription("Print a JSON array, one object per backup"), Flag.withDefault(false)),
+    config: configFlag
+  },
+  ({ id, key, latest, all, json, config }) =>
+    Effect.gen(function*() {
+      const chosen = [id._tag === "Some", latest._tag === "Some", all].filter(Boolean).length
+      if (chosen !== 1) {
+        return yield* Effect.fail(new InvalidFlagError({ flag: "--latest", detail: "give exactly one of: a backup ID, --latest <service>, --all" }))
+      }
+      const keys = yield* readTextFile(key).pipe(Effect.flatMap((text) => parseDecryptionKeys(text, key)))
+      const storage = yield* Storage
+      const ids = id._tag === "Some"
+        ? [id.value]
+        : latest._tag === "Some"
+        ? [(yield* latestBackup(latest.value)).id]
+        : yield* Effect.forEach(yield* storage.listServices, (service) => Effect.map(latestBackup(service), (backup) => backup.id))
+      const results = yield* Effect.forEach(ids, (backupId) => Effect.result(verifyBackup(backupId, keys)))
+      const failures = results.flatMap((result) => (result._tag === "Failure" ? [result.failure] : []))
+      if (json) {
+        yield* printLine(JSON.stringify(
+          results.map((result, i) =>
+            result._tag === "Success"
+              ? { ok: true, ...result.success }
+              : { ok: false, id: ids[i], error: { _tag: result.failure._tag, reason: "reason" in result.failure ? result.failure.reason : undefined, message: result.failure.message } }
+          ),
+          null,
+          2
+        ))
+      } else {
+        for (const [i, result] of results.entries()) {
+          if (result._tag === "Success") yield* printLine(verifiedLine(result.success))
+          else if (results.length > 1) yield* printLine(`FAILED\t${printable(ids[i]!)}\t${printable(result.failure.message)}`)
+        }
+      }
+      if (failures.length === 0) return
+      // one backup: its own error, whose message says which damage; several: each was printed
+      if (results.length === 1) return yield* Effect.fail(failures[0]!)
+      return yield* Effect.fail(new VerifyFailed({ failed: failures.length, total: results.length }))
+    }).pipe(withStorage(config))
+).pipe(Command.withDescription(
+  "Fetch a backup, authenticate every chunk and decompress it to nowhere: prints its plaintext size, SHA-256 and how long it took"
+))
 
 const ls = Command.make(
   "ls",

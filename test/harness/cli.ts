@@ -30,6 +30,7 @@ export const verbs: ReadonlyArray<ReadonlyArray<string>> = [
   ["manual-backup"],
   ["decrypt"],
   ["decrypt-and-decompress"],
+  ["verify"],
   ["storage"],
   ["storage", "ls"],
   ["storage", "ls-services"],
