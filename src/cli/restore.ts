@@ -1,5 +1,5 @@
 /** decrypt, verify, storage ls / ls-services / get / cleanup */
-import { Effect, Schema } from "effect"
+import { Effect, Schema, Stream } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { parseDuration } from "../domain/duration.ts"
 import { layerStorage } from "../config/layers.ts"
@@ -11,9 +11,11 @@ import { stdin } from "../snapshot/stdin.ts"
 import { Hostname } from "../pipeline/backup.ts"
 import { Storage } from "../storage/Storage.ts"
 import { printable } from "../text/printable.ts"
-import { InvalidFlagError, printLine, readTextFile, toStdout } from "./io.ts"
+import { InvalidFlagError, printLine, readTextFile, toFileAtomically, toStdout } from "./io.ts"
 import { configFlag, withStorage } from "./shared.ts"
 import { latestBackup, verifyBackup, type Verification } from "../api/verify.ts"
+
+const readKeys = (keyFile: string) => readTextFile(keyFile).pipe(Effect.flatMap((text) => parseDecryptionKeys(text, keyFile)))
 
 /** `decrypt`, and `decrypt-and-decompress` (µbackup's later name for it) */
 const decryptAs = (name: string) => Command.make(
@@ -24,7 +26,7 @@ const decryptAs = (name: string) => Command.make(
   },
   ({ keyFile, raw }) =>
     Effect.gen(function*() {
-      const keys = yield* readTextFile(keyFile).pipe(Effect.flatMap((text) => parseDecryptionKeys(text, keyFile)))
+      const keys = yield* readKeys(keyFile)
       const plaintext = stdin().pipe(decrypt(keys, {
         onFormat: (format) => {
           if (format === "ubackup-aes") {
@@ -73,7 +75,7 @@ export const verifyCommand = Command.make(
       if (chosen !== 1) {
         return yield* Effect.fail(new InvalidFlagError({ flag: "--latest", detail: "give exactly one of: a backup ID, --latest <service>, --all" }))
       }
-      const keys = yield* readTextFile(key).pipe(Effect.flatMap((text) => parseDecryptionKeys(text, key)))
+      const keys = yield* readKeys(key)
       const storage = yield* Storage
       const ids = id._tag === "Some"
         ? [id.value]
@@ -134,9 +136,28 @@ const lsServices = Command.make(
 
 const get = Command.make(
   "get",
-  { id: Argument.String("id").pipe(Argument.withDescription("Backup ID, as storage ls prints it")), config: configFlag },
-  ({ id, config }) => Effect.flatMap(Storage, (storage) => toStdout(storage.get(id))).pipe(withStorage(config))
-).pipe(Command.withDescription("Write a stored (still encrypted) backup to stdout"))
+  {
+    id: Argument.String("id").pipe(Argument.withDescription("Backup ID, as storage ls prints it")),
+    decryptKey: Flag.String("decrypt").pipe(
+      Flag.withDescription("Decrypt and decompress with this key file (PEM RSA private key or age identity file): the plaintext comes out"),
+      Flag.optional
+    ),
+    output: Flag.String("output").pipe(
+      Flag.withAlias("o"),
+      Flag.withDescription("Write to this file instead of stdout, atomically: it appears only once complete"),
+      Flag.optional
+    ),
+    config: configFlag
+  },
+  ({ id, decryptKey, output, config }) =>
+    Effect.gen(function*() {
+      const stored = (yield* Storage).get(id)
+      const bytes = decryptKey._tag === "Some"
+        ? Stream.unwrap(Effect.map(readKeys(decryptKey.value), (keys) => decompress(stored.pipe(decrypt(keys)))))
+        : stored
+      yield* output._tag === "Some" ? toFileAtomically(output.value, bytes) : toStdout(bytes)
+    }).pipe(withStorage(config))
+).pipe(Command.withDescription("Write a stored backup to stdout or a file: as stored (encrypted), or with --decrypt the plaintext"))
 
 const cleanup = Command.make(
   "cleanup",

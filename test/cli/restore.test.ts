@@ -1,8 +1,10 @@
 /**
- * `ubackup verify` through the real CLI on local storage: a good backup's
- * plaintext size and SHA-256 (as sha256sum gives them for the input), and a
- * distinct error and a non-zero exit for each kind of damage. The library's
- * verifyBackup is tested in test/api/verify.test.ts.
+ * The restore verbs through the real CLI on local storage. `verify`: a good
+ * backup's plaintext size and SHA-256 (as sha256sum gives them for the
+ * input), and a distinct error and a non-zero exit for each kind of damage.
+ * `storage get --decrypt` and `-o`: the plaintext or the stored bytes, to a
+ * file that appears only once complete. The library's verifyBackup is tested
+ * in test/api/verify.test.ts.
  */
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -13,7 +15,7 @@ import { initKeys, ubackup } from "../harness/cli.ts"
 
 const MiB = 1024 * 1024
 
-describe("verify", () => {
+describe("restore verbs", () => {
   let dir: string
   let config: string
   let keyFile: string
@@ -97,5 +99,38 @@ describe("verify", () => {
     expect(two.code).toBe(1)
     const missing = await ubackup(["verify", "--latest", "nosuch", "--key", keyFile, "--config", config])
     expect([missing.code, missing.stderr]).toEqual([1, expect.stringMatching(/no backups of service "nosuch"/)])
+  })
+
+  it("storage get --decrypt: the plaintext, to stdout or with -o to a file of mode 0600; without --decrypt -o holds the stored bytes", async () => {
+    const toStdout = await ubackup(["storage", "get", id, "--decrypt", keyFile, "--config", config])
+    expect(toStdout.code, toStdout.stderr).toBe(0)
+    expect(toStdout.stdout.equals(input)).toBe(true)
+    const plain = path.join(dir, "restored.bin")
+    const toFile = await ubackup(["storage", "get", id, "--decrypt", keyFile, "-o", plain, "--config", config])
+    expect([toFile.code, toFile.stdout.length], toFile.stderr).toEqual([0, 0])
+    expect(fs.readFileSync(plain).equals(input)).toBe(true)
+    expect(fs.statSync(plain).mode & 0o777).toBe(0o600)
+    const encrypted = path.join(dir, "stored.age")
+    const raw = await ubackup(["storage", "get", id, "-o", encrypted, "--config", config])
+    expect(raw.code, raw.stderr).toBe(0)
+    expect(fs.readFileSync(encrypted).equals(original)).toBe(true)
+  })
+
+  it("storage get -o of a damaged backup or with the wrong key: exit 1, the file left as it was, no temporary file", async () => {
+    const target = path.join(dir, "kept.txt")
+    fs.writeFileSync(target, "what was there before\n")
+    const before = fs.readdirSync(dir).sort()
+    const flipped = Buffer.from(original)
+    flipped[Math.floor(flipped.length * 0.9)]! ^= 1
+    fs.writeFileSync(path.join(root, id), flipped)
+    try {
+      const run = await ubackup(["storage", "get", id, "--decrypt", keyFile, "-o", target, "--config", config])
+      expect(run.code).toBe(1)
+      expect(run.stderr).toMatch(/failed authentication|truncated/)
+    } finally {
+      fs.writeFileSync(path.join(root, id), original)
+    }
+    expect(fs.readFileSync(target, "utf8")).toBe("what was there before\n")
+    expect(fs.readdirSync(dir).sort()).toEqual(before)
   })
 })
