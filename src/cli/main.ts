@@ -13,7 +13,7 @@ import { interruptedExitCode, StopExitCode } from "./exit.ts"
 import { configCommand, init, printDefaultConfig } from "./config.ts"
 import { decryptionKeyGenerate, decryptionKeyToEncryptionKey } from "./keys.ts"
 import { OutputError } from "./io.ts"
-import { decryptAndDecompressCommand, decryptCommand, storageCommand, verifyCommand } from "./restore.ts"
+import { decryptAndDecompressCommand, decryptCommand, restoreCommand, storageCommand, verifyCommand } from "./restore.ts"
 import { printable } from "../text/printable.ts"
 
 declare const UBACKUP_VERSION: string
@@ -28,6 +28,7 @@ export const ubackup = Command.make("ubackup").pipe(
     manualBackup,
     decryptCommand,
     verifyCommand,
+    restoreCommand,
     decryptAndDecompressCommand,
     storageCommand,
     decryptionKeyGenerate,

@@ -14,6 +14,7 @@ import { printable } from "../text/printable.ts"
 import { InvalidFlagError, printLine, readTextFile, toFileAtomically, toStdout } from "./io.ts"
 import { configFlag, withStorage } from "./shared.ts"
 import { latestBackup, verifyBackup, type Verification } from "../api/verify.ts"
+import { restoreToHostCommand } from "../api/restoreTo.ts"
 
 const readKeys = (keyFile: string) => readTextFile(keyFile).pipe(Effect.flatMap((text) => parseDecryptionKeys(text, keyFile)))
 
@@ -108,6 +109,37 @@ export const verifyCommand = Command.make(
 ).pipe(Command.withDescription(
   "Fetch a backup, authenticate every chunk and decompress it to nowhere: prints its plaintext size, SHA-256 and how long it took"
 ))
+
+export const restoreCommand = Command.make(
+  "restore",
+  {
+    args: Argument.String("id-and-command").pipe(
+      Argument.withDescription("The backup ID (unless --latest), then `--` and the command that reads the plaintext on its stdin"),
+      Argument.variadic()
+    ),
+    key: Flag.String("key").pipe(Flag.withDescription("Decryption key: PEM RSA private key or age identity file")),
+    latest: Flag.String("latest").pipe(Flag.withDescription("Restore the service's newest backup instead of an ID"), Flag.optional),
+    host: Flag.Boolean("host").pipe(Flag.withDescription("Run the command on this host"), Flag.withDefault(false)),
+    config: configFlag
+  },
+  ({ args, key, latest, host, config }) =>
+    Effect.gen(function*() {
+      const id: string | undefined = latest._tag === "Some" ? undefined : args[0]
+      const argv: ReadonlyArray<string> = latest._tag === "Some" ? args : args.slice(1)
+      if (latest._tag === "None" && id === undefined) {
+        return yield* Effect.fail(new InvalidFlagError({ flag: "<id>", detail: "give a backup ID, or --latest <service>" }))
+      }
+      if (!host) return yield* Effect.fail(new InvalidFlagError({ flag: "--host", detail: "say where the command runs: --host" }))
+      if (argv.length === 0) {
+        return yield* Effect.fail(new InvalidFlagError({ flag: "--", detail: "give the command to restore into after --, e.g. -- psql app" }))
+      }
+      const keys = yield* readKeys(key)
+      const backupId = id ?? (yield* latestBackup(latest._tag === "Some" ? latest.value : "")).id
+      yield* Effect.logInfo(`restoring ${printable(backupId)} into ${printable(argv.join(" "))}`)
+      yield* restoreToHostCommand(argv, decompress((yield* Storage).get(backupId).pipe(decrypt(keys))))
+      yield* Effect.logInfo(`restored ${printable(backupId)}`)
+    }).pipe(withStorage(config))
+).pipe(Command.withDescription("Stream a backup's plaintext into a command's stdin (--host -- psql app): exit non-zero if the backup or the command fails"))
 
 const ls = Command.make(
   "ls",

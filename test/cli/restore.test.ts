@@ -133,4 +133,37 @@ describe("restore verbs", () => {
     expect(fs.readFileSync(target, "utf8")).toBe("what was there before\n")
     expect(fs.readdirSync(dir).sort()).toEqual(before)
   })
+
+  it("restore --host -- <command>: the plaintext on the command's stdin, by ID and by --latest; the command's failure is the exit status", async () => {
+    const out = path.join(dir, "from-command.bin")
+    for (const choice of [[id], ["--latest", "db"]]) {
+      fs.rmSync(out, { force: true })
+      const run = await ubackup(["restore", ...choice, "--key", keyFile, "--host", "--config", config, "--", "sh", "-c", 'cat > "$0"', out])
+      expect(run.code, run.stderr).toBe(0)
+      expect(fs.readFileSync(out).equals(input)).toBe(true)
+    }
+    const failing = await ubackup(["restore", id, "--key", keyFile, "--host", "--config", config, "--", "sh", "-c", "cat > /dev/null; exit 3"])
+    expect([failing.code, failing.stderr]).toEqual([1, expect.stringMatching(/exited with status 3/)])
+    const early = await ubackup(["restore", id, "--key", keyFile, "--host", "--config", config, "--", "head", "-c", "10"])
+    expect([early.code, early.stderr]).toEqual([1, expect.stringMatching(/stopped reading before the end of the backup/)])
+    const missing = await ubackup(["restore", id, "--key", keyFile, "--host", "--config", config, "--", "no-such-command-here"])
+    expect([missing.code, missing.stderr]).toEqual([1, expect.stringMatching(/could not start/)])
+    const noCommand = await ubackup(["restore", id, "--key", keyFile, "--host", "--config", config])
+    expect([noCommand.code, noCommand.stderr]).toEqual([1, expect.stringMatching(/give the command to restore into after --/)])
+  })
+
+  it("restore of a damaged backup: the command is stopped, and the damage is the error", async () => {
+    const flipped = Buffer.from(original)
+    flipped[Math.floor(flipped.length * 0.9)]! ^= 1
+    fs.writeFileSync(path.join(root, id), flipped)
+    try {
+      const marker = path.join(dir, "finished")
+      const run = await ubackup(["restore", id, "--key", keyFile, "--host", "--config", config, "--", "sh", "-c", 'cat > /dev/null && touch "$0"', marker])
+      expect(run.code).toBe(1)
+      expect(run.stderr).toMatch(/failed authentication|truncated/)
+      expect(fs.existsSync(marker)).toBe(false)
+    } finally {
+      fs.writeFileSync(path.join(root, id), original)
+    }
+  })
 })

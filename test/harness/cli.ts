@@ -31,6 +31,7 @@ export const verbs: ReadonlyArray<ReadonlyArray<string>> = [
   ["decrypt"],
   ["decrypt-and-decompress"],
   ["verify"],
+  ["restore"],
   ["storage"],
   ["storage", "ls"],
   ["storage", "ls-services"],
