@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url"
 import { parseArgs } from "node:util"
 import { ensureCorpus } from "./corpus.ts"
 import { measure, type Measurement, shellQuote, stopRunning } from "./measure.ts"
-import { isToolName, makeToolbox, type Tool, type ToolName, toolNames } from "./tools.ts"
+import { isToolName, makeToolbox, type Tool, type ToolName, toolNames, ubackupBin } from "./tools.ts"
 
 const usage = `usage: npm run bench -- [--runs N] [--size-gib N] [--skip-4g] [--only ${toolNames.join(",")}] [--check]
   --runs N       runs per tool, the table shows the median (default 3)
@@ -125,6 +125,8 @@ try {
   const samples = new Map<ToolName, Array<Sample>>(tools.map((tool) => [tool.name, []]))
   /** Whether `ubackup decrypt` gave the corpus back; checked once, untimed. */
   let roundTrip: boolean | undefined
+  /** A default ubackup backup of the corpus, restored by the restore rows. */
+  let restoreInput: string | undefined
 
   // round-robin over the tools, so drift (thermal, noisy neighbours) spreads
   // over all of them instead of landing on whichever ran last
@@ -141,7 +143,9 @@ try {
         roundTrip = sha256 === corpus.sha256
         log(`  ubackup decrypt | sha256: ${sha256.slice(0, 16)} ${roundTrip ? "=" : "≠"} corpus`)
       }
-      fs.rmSync(sample.stored, { recursive: true, force: true })
+      // the first ubackup backup is kept for the restore rows
+      if (tool.name === "ubackup" && restoreInput === undefined) restoreInput = sample.stored
+      else fs.rmSync(sample.stored, { recursive: true, force: true })
       samples.get(tool.name)!.push(sample)
     }
   }
@@ -204,6 +208,42 @@ try {
   log("i.e. until the output is on disk, as ubackup guarantees; per process: largest over all runs")
   log(table([header, ...rows]))
 
+  // ---- restore: the same ubackup backup through ubackup and through age | zstd ----
+  let restoreRatio: number | undefined
+  let restoreWorstRss: number | undefined
+  if (restoreInput !== undefined) {
+    const key = shellQuote(toolbox.privateKey)
+    const restorers = [
+      { name: "ubackup decrypt", script: `exec ${shellQuote(ubackupBin)} decrypt ${key} > /dev/null` },
+      { name: "ubackup decrypt --raw", script: `exec ${shellQuote(ubackupBin)} decrypt --raw ${key} > /dev/null` },
+      { name: "age -d | zstd -d", script: `age -d -i ${key} | zstd -d -q > /dev/null` },
+      { name: "age -d", script: `age -d -i ${key} > /dev/null` }
+    ]
+    const walls = new Map<string, Array<number>>(restorers.map((restorer) => [restorer.name, []]))
+    const rss = new Map<string, Array<number>>(restorers.map((restorer) => [restorer.name, []]))
+    log("")
+    log(`restore of one ubackup backup (${mib(fs.statSync(restoreInput).size)} MiB) to /dev/null, ${runs} run(s) each, round-robin`)
+    for (let round = 1; round <= runs; round++) {
+      for (const restorer of restorers) {
+        const m = await measure({ script: restorer.script, stdin: restoreInput })
+        if (m.exitCode !== 0) throw new Error(`${restorer.name} exited with ${m.exitCode}:\n${m.stderr}`)
+        walls.get(restorer.name)!.push(m.wallMs)
+        rss.get(restorer.name)!.push(m.peakTreeRss)
+      }
+    }
+    const reference = median(walls.get("age -d | zstd -d")!)
+    log(table([
+      ["restore", "wall s", "MB/s (plaintext)", "peak RSS MiB", "wall vs age|zstd"],
+      ...restorers.map((restorer) => {
+        const wall = median(walls.get(restorer.name)!)
+        return [restorer.name, seconds(wall), mbps(corpus.bytes, wall).toFixed(1), mib(Math.max(...rss.get(restorer.name)!)), (wall / reference).toFixed(2)]
+      })
+    ]))
+    restoreRatio = median(walls.get("ubackup decrypt")!) / reference
+    restoreWorstRss = Math.max(...rss.get("ubackup decrypt")!, ...rss.get("ubackup decrypt --raw")!)
+    fs.rmSync(restoreInput, { force: true })
+  }
+
   // ---- 4 GiB pipe: memory must stay flat however long the stream ----
   let bigPeak: number | undefined
   if (!options["skip-4g"] && only.includes("ubackup")) {
@@ -253,6 +293,16 @@ try {
     "peak RSS ≤ 128 MiB",
     ubackupWorstRss === undefined ? undefined : ubackupWorstRss <= rssLimit,
     ubackupWorstRss === undefined ? "needs ubackup" : `${mib(ubackupWorstRss)} MiB (worst of ${runs} run(s))`
+  )
+  target(
+    "restore (decrypt) wall ≤ 1.0 × age -d | zstd -d",
+    restoreRatio === undefined ? undefined : restoreRatio <= 1,
+    restoreRatio === undefined ? "needs ubackup" : `${restoreRatio.toFixed(2)} × (medians of wall time)`
+  )
+  target(
+    "restore (decrypt, decrypt --raw) peak RSS ≤ 128 MiB",
+    restoreWorstRss === undefined ? undefined : restoreWorstRss <= rssLimit,
+    restoreWorstRss === undefined ? "needs ubackup" : `${mib(restoreWorstRss)} MiB (worst run)`
   )
   target(
     "peak RSS ≤ 128 MiB on 4 GiB",

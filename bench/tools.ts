@@ -58,6 +58,8 @@ export interface Toolbox {
   readonly tools: ReadonlyArray<Tool>
   /** SHA-256 of what `ubackup decrypt` makes of a stored backup. */
   readonly decryptSha256: (stored: string) => Promise<string>
+  /** The RSA private key (PEM) every tool's output opens with; `age -d -i` reads it too. */
+  readonly privateKey: string
 }
 
 /** Creates the keys every tool shares (one RSA-4096 pair, as µbackup uses) in `work`. */
@@ -140,5 +142,5 @@ export const makeToolbox = (work: string): Toolbox => {
     return hash.digest("hex")
   }
 
-  return { tools: [ubackup, zstdAge, gzipOpenssl, restic], decryptSha256 }
+  return { tools: [ubackup, zstdAge, gzipOpenssl, restic], decryptSha256, privateKey }
 }
