@@ -35,12 +35,15 @@ export const restoreToHostCommand = <E, R>(argv: ReadonlyArray<string>, plaintex
     // a command that stops reading early closes its stdin: its exit status says what happened, not EPIPE
     child.stdin.on("error", () => undefined)
     const stdinClosed = "stdin closed" as const
+    const stop = Effect.sync(() => void child.kill("SIGTERM"))
     const fed = yield* Stream.run(
-      plaintext,
+      // stopped as the failure surfaces, before the sink's end closes the
+      // command's stdin: an EOF first would let it finish with what it has
+      plaintext.pipe(Stream.tapCause(() => stop)),
       NodeSink.fromWritable<typeof stdinClosed, Uint8Array>({ evaluate: () => child.stdin, onError: () => stdinClosed, endOnDone: true })
     ).pipe(
-      Effect.tapCause(() => Effect.sync(() => void child.kill("SIGTERM"))),
-      Effect.onInterrupt(() => Effect.sync(() => void child.kill("SIGTERM"))),
+      Effect.tapCause(() => stop),
+      Effect.onInterrupt(() => stop),
       Effect.exit
     )
     const end = yield* Effect.promise(() => exited)

@@ -83,6 +83,8 @@ export const verifyCommand = Command.make(
         : latest._tag === "Some"
         ? [(yield* latestBackup(latest.value)).id]
         : yield* Effect.forEach(yield* storage.listServices, (service) => Effect.map(latestBackup(service), (backup) => backup.id))
+      // nothing to verify is not a proof that all is well
+      if (ids.length === 0) return yield* Effect.fail(new InvalidFlagError({ flag: "--all", detail: `no backups at all in ${storage.location}` }))
       const results = yield* Effect.forEach(ids, (backupId) => Effect.result(verifyBackup(backupId, keys)))
       const failures = results.flatMap((result) => (result._tag === "Failure" ? [result.failure] : []))
       if (json) {

@@ -92,11 +92,16 @@ describe("restore verbs", () => {
     expect(wrongKey.stderr).toMatch(/no key opens this backup/)
   })
 
-  it("refusals: no backup chosen, two ways chosen, a service without backups", async () => {
+  it("refusals: no backup chosen, two ways chosen, --all of empty storage, a service without backups", async () => {
     const none = await ubackup(["verify", "--key", keyFile, "--config", config])
     expect([none.code, none.stderr]).toEqual([1, expect.stringMatching(/exactly one of: a backup ID, --latest <service>, --all/)])
     const two = await ubackup(["verify", id, "--all", "--key", keyFile, "--config", config])
     expect(two.code).toBe(1)
+    const emptyConfig = path.join(dir, "empty-storage.json")
+    const settings = JSON.parse(fs.readFileSync(config, "utf8")) as Record<string, unknown>
+    fs.writeFileSync(emptyConfig, JSON.stringify({ ...settings, storage: { local: { path: path.join(dir, "no-backups-here") } } }))
+    const nothing = await ubackup(["verify", "--all", "--key", keyFile, "--config", emptyConfig])
+    expect([nothing.code, nothing.stderr]).toEqual([1, expect.stringMatching(/--all: no backups at all in /)])
     const missing = await ubackup(["verify", "--latest", "nosuch", "--key", keyFile, "--config", config])
     expect([missing.code, missing.stderr]).toEqual([1, expect.stringMatching(/no backups of service "nosuch"/)])
   })
