@@ -17,17 +17,17 @@
  */
 import { Context, Effect, Layer, Schema, Stream } from "effect"
 import { Compression, type CompressionError } from "../compression/Compression.ts"
-import { decompress, type DecompressionError } from "../compression/decompress.ts"
+import type { DecompressionError } from "../compression/decompress.ts"
 import type { ConfigError } from "../config/errors.ts"
 import { layerPipeline } from "../config/layers.ts"
 import { configFromValue } from "../config/load.ts"
 import type { BackupResult, StoredBackup } from "../domain/Outcome.ts"
-import { decrypt } from "../encryption/decrypt.ts"
 import { Encryption } from "../encryption/Encryption.ts"
 import type { DecryptError, KeyError } from "../encryption/errors.ts"
 import { type DecryptionKeys, parseDecryptionKeys } from "../encryption/keys.ts"
 import { backupOne, type BackupTooLarge, type EmptySnapshot, Hostname, type InvalidBackupName } from "../pipeline/backup.ts"
 import { Storage, type StorageError } from "../storage/Storage.ts"
+import { plaintext } from "./plaintext.ts"
 
 export interface BackupStreamRequest<E> {
   readonly service: string
@@ -100,7 +100,7 @@ export const make: Effect.Effect<Ubackup["Service"], never, Compression | Encryp
     listServices: storage.listServices,
     get: storage.get,
     restore: (id, identity) =>
-      Stream.unwrap(Effect.map(keysOf(identity), (keys) => storage.get(id).pipe(decrypt(keys), decompress)))
+      Stream.unwrap(Effect.map(keysOf(identity), (keys) => storage.get(id).pipe(plaintext(keys))))
   })
 })
 

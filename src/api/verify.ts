@@ -5,10 +5,9 @@
  */
 import { Clock, Effect, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
-import { decompress } from "../compression/decompress.ts"
-import { decrypt } from "../encryption/decrypt.ts"
 import type { DecryptionKeys } from "../encryption/keys.ts"
 import { Storage } from "../storage/Storage.ts"
+import { plaintext } from "./plaintext.ts"
 
 export interface Verification {
   readonly id: string
@@ -40,7 +39,7 @@ export const verifyBackup = (id: string, keys: DecryptionKeys) =>
       storedBytes += chunk.length
       return chunk
     }))
-    yield* stored.pipe(decrypt(keys), decompress, Stream.runForEach((chunk) => Effect.sync(() => {
+    yield* stored.pipe(plaintext(keys), Stream.runForEach((chunk) => Effect.sync(() => {
       hash.update(chunk)
       plaintextBytes += chunk.length
     })))

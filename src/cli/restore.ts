@@ -11,8 +11,10 @@ import { stdin } from "../snapshot/stdin.ts"
 import { Hostname } from "../pipeline/backup.ts"
 import { Storage } from "../storage/Storage.ts"
 import { printable } from "../text/printable.ts"
-import { InvalidFlagError, printLine, readTextFile, toFileAtomically, toStdout } from "./io.ts"
+import { InvalidFlagError, printLine, readTextFile, toStdout } from "./io.ts"
+import { writeFileAtomically } from "../stream/atomicFile.ts"
 import { configFlag, withStorage } from "./shared.ts"
+import { plaintext } from "../api/plaintext.ts"
 import { latestBackup, verifyBackup, type Verification } from "../api/verify.ts"
 import { restoreToHostCommand } from "../api/restoreTo.ts"
 
@@ -136,9 +138,9 @@ export const restoreCommand = Command.make(
         return yield* Effect.fail(new InvalidFlagError({ flag: "--", detail: "give the command to restore into after --, e.g. -- psql app" }))
       }
       const keys = yield* readKeys(key)
-      const backupId = id ?? (yield* latestBackup(latest._tag === "Some" ? latest.value : "")).id
+      const backupId = latest._tag === "Some" ? (yield* latestBackup(latest.value)).id : id!
       yield* Effect.logInfo(`restoring ${printable(backupId)} into ${printable(argv.join(" "))}`)
-      yield* restoreToHostCommand(argv, decompress((yield* Storage).get(backupId).pipe(decrypt(keys))))
+      yield* restoreToHostCommand(argv, (yield* Storage).get(backupId).pipe(plaintext(keys)))
       yield* Effect.logInfo(`restored ${printable(backupId)}`)
     }).pipe(withStorage(config))
 ).pipe(Command.withDescription("Stream a backup's plaintext into a command's stdin (--host -- psql app): exit non-zero if the backup or the command fails"))
@@ -187,9 +189,9 @@ const get = Command.make(
     Effect.gen(function*() {
       const stored = (yield* Storage).get(id)
       const bytes = decryptKey._tag === "Some"
-        ? Stream.unwrap(Effect.map(readKeys(decryptKey.value), (keys) => decompress(stored.pipe(decrypt(keys)))))
+        ? Stream.unwrap(Effect.map(readKeys(decryptKey.value), (keys) => stored.pipe(plaintext(keys))))
         : stored
-      yield* output._tag === "Some" ? toFileAtomically(output.value, bytes) : toStdout(bytes)
+      yield* output._tag === "Some" ? writeFileAtomically(output.value, bytes, 0o600) : toStdout(bytes)
     }).pipe(withStorage(config))
 ).pipe(Command.withDescription("Write a stored backup to stdout or a file: as stored (encrypted), or with --decrypt the plaintext"))
 

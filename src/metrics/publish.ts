@@ -1,11 +1,9 @@
 /** Where metrics go: an HTTP endpoint (scheduler) or a textfile (now). */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Effect, Schema } from "effect"
+import { Effect, Schema, Stream } from "effect"
 import { HttpServerRequest, HttpServerResponse } from "effect/http"
-import * as crypto from "node:crypto"
-import * as fs from "node:fs/promises"
 import * as http from "node:http"
-import * as path from "node:path"
+import { writeFileAtomically } from "../stream/atomicFile.ts"
 import { Metrics } from "./Metrics.ts"
 
 export class MetricsError extends Schema.TaggedError<MetricsError>()("MetricsError", {
@@ -50,26 +48,14 @@ export const serveMetrics = (listen: string) =>
   })
 
 /**
- * Writes the metrics to `file` atomically: a new, randomly named file in the
- * same folder, created exclusively (O_EXCL never follows a symlink someone
- * planted there, and a predictable name could be planted), then renamed
- * over `file` (which replaces a symlink at `file` rather than writing
- * through it). Mode 0644: node_exporter reads it as another user.
+ * Writes the metrics to `file` atomically (see src/stream/atomicFile.ts: a
+ * planted symlink is replaced, never written through). Mode 0644:
+ * node_exporter reads it as another user.
  */
 export const writeTextfile = (file: string) =>
   Effect.gen(function*() {
     const text = yield* (yield* Metrics).render
-    const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${crypto.randomBytes(6).toString("hex")}.tmp`)
-    yield* Effect.tryPromise({
-      try: async () => {
-        const handle = await fs.open(temporary, "wx", 0o644)
-        try {
-          await handle.writeFile(text)
-        } finally {
-          await handle.close()
-        }
-        await fs.rename(temporary, file)
-      },
-      catch: (cause) => new MetricsError({ where: file, detail: cause instanceof Error ? cause.message : String(cause) })
-    }).pipe(Effect.tapError(() => Effect.promise(() => fs.rm(temporary, { force: true }))))
+    yield* writeFileAtomically(file, Stream.make(new TextEncoder().encode(text)), 0o644).pipe(
+      Effect.mapError((error) => new MetricsError({ where: file, detail: error.detail }))
+    )
   })

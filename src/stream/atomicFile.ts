@@ -1,0 +1,45 @@
+/**
+ * Writing a file atomically: into a new, randomly named file beside it,
+ * created exclusively (O_EXCL never follows a symlink someone planted there,
+ * and a predictable name could be planted), flushed to disk, then renamed
+ * over it (which replaces a symlink at `file` rather than writing through
+ * it). A stream that fails or is interrupted leaves `file` as it was and no
+ * temporary file.
+ */
+import { Effect, Schema, Stream } from "effect"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+
+export class FileWriteError extends Schema.TaggedError<FileWriteError>()("FileWriteError", {
+  path: Schema.String,
+  detail: Schema.String
+}) {
+  override get message() {
+    return `${this.path}: ${this.detail}`
+  }
+}
+
+const errorText = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
+
+/** Writes `stream` to `file` atomically, with the given mode (0600 for a backup's plaintext). */
+export const writeFileAtomically = <E, R>(file: string, stream: Stream.Stream<Uint8Array, E, R>, mode: number) =>
+  Effect.gen(function*() {
+    const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${crypto.randomBytes(6).toString("hex")}.tmp`)
+    const failed = (detail: string) => (cause: unknown) => new FileWriteError({ path: file, detail: `${detail}: ${errorText(cause)}` })
+    const handle = yield* Effect.tryPromise({ try: () => fs.open(temporary, "wx", mode), catch: failed("cannot create a file beside it") })
+    const write = (chunk: Uint8Array) =>
+      Effect.tryPromise({
+        try: async () => {
+          for (let offset = 0; offset < chunk.length;) offset += (await handle.write(chunk, offset)).bytesWritten
+        },
+        catch: failed("cannot write")
+      })
+    yield* stream.pipe(
+      Stream.runForEach(write),
+      Effect.andThen(Effect.tryPromise({ try: () => handle.sync(), catch: failed("cannot flush") })),
+      Effect.ensuring(Effect.promise(() => handle.close().catch(() => undefined))),
+      Effect.andThen(Effect.tryPromise({ try: () => fs.rename(temporary, file), catch: failed("cannot rename the finished file into place") })),
+      Effect.onExit((exit) => (exit._tag === "Success" ? Effect.void : Effect.promise(() => fs.rm(temporary, { force: true }))))
+    )
+  })
