@@ -16,7 +16,7 @@
 export * as Ubackup from "./api/Ubackup.ts"
 export { type BackupError, type BackupStreamRequest, type RestoreError, SourceError } from "./api/Ubackup.ts"
 export { latestBackup, NoBackups, type Verification, verifyBackup } from "./api/verify.ts"
-export { RestoreCommandFailed, restoreToHostCommand } from "./api/restoreTo.ts"
+export { RestoreCommandFailed, restoreIntoContainer, restoreToHostCommand } from "./api/restoreTo.ts"
 export { type BackupOptions, generateKeyPair, openUbackup, type UbackupClient } from "./api/promise.ts"
 export * from "./compression/index.ts"
 export * from "./encryption/index.ts"

@@ -1,13 +1,17 @@
 /**
  * Restoring into a command: the plaintext of a backup on the standard input
- * of a host command (`psql app`, `tar -xC /data`), which decides what a
- * restore means. Chunks reach it only once authenticated; if the backup
- * turns out damaged part-way, the command is stopped with SIGTERM (a
+ * of a host command, or of a command run in a container through the exec API
+ * (`psql app`, `tar -xC /data`), which decides what a restore means. Chunks
+ * reach it only once authenticated; if the backup turns out damaged
+ * part-way, the command is stopped with SIGTERM before its stdin ends (a
  * `psql --single-transaction` then rolls back) and the damage is the error.
  */
 import * as NodeSink from "@effect/platform-node/NodeSink"
-import { type Cause, Effect, Schema, Stream } from "effect"
+import { type Cause, Duration, Effect, Schedule, Schema, Stream } from "effect"
 import { spawn } from "node:child_process"
+import { DockerEngine } from "../docker/DockerEngine.ts"
+import { OutputTail } from "../snapshot/command.ts"
+import { DemuxFailure, demultiplex, stopExecProcess } from "../snapshot/dockerExec.ts"
 
 export class RestoreCommandFailed extends Schema.TaggedError<RestoreCommandFailed>()("RestoreCommandFailed", {
   command: Schema.String,
@@ -59,3 +63,78 @@ export const restoreToHostCommand = <E, R>(argv: ReadonlyArray<string>, plaintex
       )
     }
   })
+
+const inputClosed = "input closed" as const
+
+/** How long to wait for the engine to record the command's exit after its output ended. */
+const exitWait = Duration.seconds(10)
+
+const writeOut = (chunk: Uint8Array) =>
+  Effect.callback<void>((resume) => void process.stdout.write(chunk, () => resume(Effect.void)))
+
+/**
+ * Pipes `plaintext` into `argv` run in `container` (a name or ID) through the
+ * exec API with stdin attached; the command's stdout is this process's, the
+ * end of its stderr is in the error. Fails unless it exits 0. On damage
+ * part-way, its process is stopped first when its PID is visible from here
+ * (see snapshot/dockerExec.ts), then the connection is dropped.
+ */
+export const restoreIntoContainer = <E, R>(
+  container: string,
+  argv: ReadonlyArray<string>,
+  plaintext: Stream.Stream<Uint8Array, E, R>
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const engine = yield* DockerEngine
+    const command = `${JSON.stringify(argv.join(" "))} in container ${container}`
+    const stderr = new OutputTail()
+    const failed = (exitCode: number | null, detail: string) => {
+      const said = stderr.text().trim()
+      return new RestoreCommandFailed({
+        command,
+        exitCode,
+        signal: null,
+        detail: said === "" ? detail : `${detail}; its stderr ended with: ${said}`
+      })
+    }
+    const info = yield* engine.inspectContainer(container).pipe(
+      Effect.mapError((error) => failed(null, `could not start: ${error.detail}`))
+    )
+    const execId = yield* engine.createExec(info.Id, argv, { stdin: true }).pipe(
+      Effect.mapError((error) => failed(null, `could not start: ${error.detail}`))
+    )
+    const { end, output, write } = yield* engine.attachExec(execId).pipe(
+      Effect.mapError((error) => failed(null, `could not start: ${error.detail}`))
+    )
+    const stop = stopExecProcess(engine, execId, info.Id, `restore into ${container}`, "the restore failed")
+    /** Whether all of the backup went in; false when the command (or the engine) closed the connection first. */
+    const fed = plaintext.pipe(
+      Stream.runForEach((chunk) => write(chunk).pipe(Effect.mapError(() => inputClosed))),
+      Effect.flatMap(() => end.pipe(Effect.mapError(() => inputClosed))),
+      Effect.as(true),
+      Effect.catch((error) => (error === inputClosed ? Effect.succeed(false) : Effect.fail(error))),
+      // the backup failed: its stdin has not ended; the command is stopped before the connection drops with the scope
+      Effect.tapCause(() => stop),
+      Effect.onInterrupt(() => stop)
+    )
+    const drained = output.pipe(
+      demultiplex(stderr),
+      Stream.runForEach(writeOut),
+      Effect.mapError((error) =>
+        failed(null, `lost its connection: ${error instanceof DemuxFailure ? error.message : (error as { detail?: string }).detail ?? String(error)}`)
+      )
+    )
+    // a damaged backup fails at once, dropping the connection (the command was stopped first)
+    const [whole] = yield* Effect.all([fed, drained], { concurrency: 2 })
+    const state = yield* engine.inspectExec(execId).pipe(
+      Effect.repeat({ schedule: Schedule.spaced("50 millis").pipe(Schedule.upTo({ duration: exitWait })), until: (state) => !state.running }),
+      Effect.mapError((error) => failed(null, `ended, then could not be inspected: ${error.detail}`))
+    )
+    if (state.running) return yield* Effect.fail(failed(null, "closed its output but did not exit"))
+    if (!whole && state.exitCode === 0) {
+      return yield* Effect.fail(failed(0, "stopped reading before the end of the backup"))
+    }
+    if (state.exitCode !== 0) {
+      return yield* Effect.fail(failed(state.exitCode, state.exitCode === null ? "left no exit status" : `exited with status ${state.exitCode}`))
+    }
+  }))

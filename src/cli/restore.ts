@@ -16,7 +16,9 @@ import { writeFileAtomically } from "../stream/atomicFile.ts"
 import { configFlag, withStorage } from "./shared.ts"
 import { plaintext } from "../api/plaintext.ts"
 import { latestBackup, verifyBackup, type Verification } from "../api/verify.ts"
-import { restoreToHostCommand } from "../api/restoreTo.ts"
+import { restoreIntoContainer, restoreToHostCommand } from "../api/restoreTo.ts"
+import { dockerEndpoint } from "../discovery/layer.ts"
+import { DockerEngine } from "../docker/DockerEngine.ts"
 
 const readKeys = (keyFile: string) => readTextFile(keyFile).pipe(Effect.flatMap((text) => parseDecryptionKeys(text, keyFile)))
 
@@ -124,26 +126,48 @@ export const restoreCommand = Command.make(
     key: Flag.String("key").pipe(Flag.withDescription("Decryption key: PEM RSA private key or age identity file")),
     latest: Flag.String("latest").pipe(Flag.withDescription("Restore the service's newest backup instead of an ID"), Flag.optional),
     host: Flag.Boolean("host").pipe(Flag.withDescription("Run the command on this host"), Flag.withDefault(false)),
+    into: Flag.String("into").pipe(
+      Flag.withDescription("Run the command in this container (name or ID) through the Docker exec API, its stdin attached"),
+      Flag.optional
+    ),
     config: configFlag
   },
-  ({ args, key, latest, host, config }) =>
+  ({ args, key, latest, host, into, config }) =>
     Effect.gen(function*() {
       const id: string | undefined = latest._tag === "Some" ? undefined : args[0]
       const argv: ReadonlyArray<string> = latest._tag === "Some" ? args : args.slice(1)
       if (latest._tag === "None" && id === undefined) {
         return yield* Effect.fail(new InvalidFlagError({ flag: "<id>", detail: "give a backup ID, or --latest <service>" }))
       }
-      if (!host) return yield* Effect.fail(new InvalidFlagError({ flag: "--host", detail: "say where the command runs: --host" }))
+      if (host === (into._tag === "Some")) {
+        return yield* Effect.fail(
+          new InvalidFlagError({ flag: "--host", detail: "say where the command runs: --host, or --into <container> (one of them)" })
+        )
+      }
       if (argv.length === 0) {
         return yield* Effect.fail(new InvalidFlagError({ flag: "--", detail: "give the command to restore into after --, e.g. -- psql app" }))
       }
       const keys = yield* readKeys(key)
-      const backupId = latest._tag === "Some" ? (yield* latestBackup(latest.value)).id : id!
-      yield* Effect.logInfo(`restoring ${printable(backupId)} into ${printable(argv.join(" "))}`)
-      yield* restoreToHostCommand(argv, (yield* Storage).get(backupId).pipe(plaintext(keys)))
-      yield* Effect.logInfo(`restored ${printable(backupId)}`)
-    }).pipe(withStorage(config))
-).pipe(Command.withDescription("Stream a backup's plaintext into a command's stdin (--host -- psql app): exit non-zero if the backup or the command fails"))
+      const loaded = yield* loadConfig(config)
+      yield* Effect.gen(function*() {
+        const backupId = latest._tag === "Some" ? (yield* latestBackup(latest.value)).id : id!
+        const where = into._tag === "Some" ? ` in container ${printable(into.value)}` : ""
+        yield* Effect.logInfo(`restoring ${printable(backupId)} into ${printable(argv.join(" "))}${where}`)
+        const backup = (yield* Storage).get(backupId).pipe(plaintext(keys))
+        yield* into._tag === "Some"
+          ? restoreIntoContainer(into.value, argv, backup).pipe(
+            // the engine is opened only for --into: a host restore needs no Docker
+            Effect.provide(DockerEngine.layer(dockerEndpoint(loaded.config)))
+          )
+          : restoreToHostCommand(argv, backup)
+        yield* Effect.logInfo(`restored ${printable(backupId)}`)
+      }).pipe(Effect.provide(layerStorage(loaded)))
+    })
+).pipe(
+  Command.withDescription(
+    "Stream a backup's plaintext into a command's stdin, on this host (--host -- psql app) or in a container (--into db -- psql app): exit non-zero if the backup or the command fails"
+  )
+)
 
 const ls = Command.make(
   "ls",

@@ -15,7 +15,7 @@
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Context, Duration, Effect, Layer, type Scope, type Stream } from "effect"
-import { Readable } from "node:stream"
+import { Duplex, Readable } from "node:stream"
 import { DockerClient, type DockerError } from "./client.ts"
 import { DockerBadAnswer, type DockerEngineError, DockerStreamLost, DockerUnavailable, describeCause, fromCause } from "./errors.ts"
 
@@ -43,6 +43,19 @@ export interface ExecState {
   readonly pid: number
 }
 
+/**
+ * Both directions of an exec started with stdin. Its stdin ends only with
+ * `end`: a failure of what feeds it must not look like the end of the input
+ * to the command (dropping the connection, with the scope, does).
+ */
+export interface ExecConnection {
+  readonly output: Stream.Stream<Uint8Array, DockerStreamLost>
+  /** Writes to the command's stdin; back-pressured by the connection. */
+  readonly write: (chunk: Uint8Array) => Effect.Effect<void, DockerStreamLost>
+  /** Half-closes the connection: the command reads end of file, and its output goes on. */
+  readonly end: Effect.Effect<void, DockerStreamLost>
+}
+
 export class DockerEngine extends Context.Service<DockerEngine, {
   /** Where the engine is, for messages: `unix:///var/run/docker.sock`; `none` for layerNone. */
   readonly endpoint: string
@@ -51,8 +64,12 @@ export class DockerEngine extends Context.Service<DockerEngine, {
   /** The IDs of the running containers. */
   readonly listRunning: Effect.Effect<ReadonlyArray<string>, DockerEngineError>
   readonly inspectContainer: (containerId: string) => Effect.Effect<ContainerInfo, DockerEngineError>
-  /** Creates an exec of `argv` with stdout and stderr attached, no TTY; returns its ID. */
-  readonly createExec: (containerId: string, argv: ReadonlyArray<string>) => Effect.Effect<string, DockerEngineError>
+  /** Creates an exec of `argv` with stdout and stderr attached (and stdin, if asked), no TTY; returns its ID. */
+  readonly createExec: (
+    containerId: string,
+    argv: ReadonlyArray<string>,
+    options?: { readonly stdin?: boolean | undefined }
+  ) => Effect.Effect<string, DockerEngineError>
   /**
    * Starts the exec; the stream is its output as the engine multiplexes it
    * (see snapshot/dockerExec.ts). The connection is closed with the scope.
@@ -60,6 +77,11 @@ export class DockerEngine extends Context.Service<DockerEngine, {
   readonly startExec: (
     execId: string
   ) => Effect.Effect<Stream.Stream<Uint8Array, DockerStreamLost>, DockerEngineError, Scope.Scope>
+  /**
+   * Starts an exec created with stdin (see ExecConnection); `output` is as
+   * startExec's. The connection is closed with the scope.
+   */
+  readonly attachExec: (execId: string) => Effect.Effect<ExecConnection, DockerEngineError, Scope.Scope>
   readonly inspectExec: (execId: string) => Effect.Effect<ExecState, DockerEngineError>
   /** `path` in the container as a tar stream; the connection is closed with the scope. */
   readonly archive: (
@@ -127,9 +149,16 @@ export const make: Effect.Effect<DockerEngine["Service"], never, DockerClient> =
     ),
     inspectContainer: (id) =>
       call(`inspect container ${short(id)}`, callTimeout, (abortSignal) => client.getContainer(id).inspect({ abortSignal })),
-    createExec: (id, argv) =>
+    createExec: (id, argv, options) =>
       call(`create exec in ${short(id)}`, callTimeout, (abortSignal) =>
-        client.getContainer(id).exec({ Cmd: [...argv], AttachStdout: true, AttachStderr: true, Tty: false, abortSignal })).pipe(
+        client.getContainer(id).exec({
+          Cmd: [...argv],
+          AttachStdin: options?.stdin === true,
+          AttachStdout: true,
+          AttachStderr: true,
+          Tty: false,
+          abortSignal
+        })).pipe(
           Effect.map((exec) => exec.id)
         ),
     startExec: (execId) =>
@@ -137,6 +166,19 @@ export const make: Effect.Effect<DockerEngine["Service"], never, DockerClient> =
         "start exec",
         call("start exec", callTimeout, (abortSignal) => client.getExec(execId).start({ hijack: true, stdin: false, abortSignal }))
       ),
+    attachExec: (execId) =>
+      Effect.acquireRelease(
+        Effect.interruptible(
+          call("start exec", callTimeout, (abortSignal) => client.getExec(execId).start({ hijack: true, stdin: true, abortSignal }))
+        ).pipe(
+          Effect.flatMap((socket) =>
+            socket instanceof Duplex
+              ? Effect.succeed(socket)
+              : Effect.fail(new DockerBadAnswer({ endpoint, operation: "start exec", detail: "the engine's answer is not a connection" }))
+          )
+        ),
+        (socket) => Effect.sync(() => socket.destroy())
+      ).pipe(Effect.map((socket) => execConnection(socket, endpoint))),
     inspectExec: (execId) =>
       call("inspect exec", callTimeout, (abortSignal) => client.getExec(execId).inspect({ abortSignal })).pipe(
         Effect.map((info) => ({ running: info.Running, exitCode: info.ExitCode, pid: info.Pid }))
@@ -151,6 +193,38 @@ export const make: Effect.Effect<DockerEngine["Service"], never, DockerClient> =
       Effect.asVoid(call(`start container ${short(id)}`, startTimeout, (abortSignal) => client.getContainer(id).start({ abortSignal })))
   })
 })
+
+/** The two directions of a hijacked exec connection. */
+const execConnection = (socket: Duplex, endpoint: string): ExecConnection => {
+  const lost = (cause: unknown) => new DockerStreamLost({ endpoint, operation: "exec", detail: describeCause(cause) })
+  /** The first write error; the socket reports it to a write's callback, not always as an event. */
+  let failure: unknown
+  socket.on("error", (error) => void (failure ??= error))
+  const whenWritable = (resume: (effect: Effect.Effect<void, DockerStreamLost>) => void) => {
+    const done = () => {
+      socket.off("drain", done).off("close", done)
+      resume(failure === undefined && !socket.destroyed ? Effect.void : Effect.fail(lost(failure ?? "the connection closed")))
+    }
+    socket.on("drain", done).on("close", done)
+  }
+  return {
+    output: NodeStream.fromReadable<Uint8Array, DockerStreamLost>({ evaluate: () => socket, onError: lost }),
+    write: (chunk) =>
+      Effect.callback<void, DockerStreamLost>((resume) => {
+        if (failure !== undefined || socket.destroyed || socket.writableEnded) {
+          return resume(Effect.fail(lost(failure ?? "the connection closed")))
+        }
+        const more = socket.write(chunk, (error) => void (error && (failure ??= error)))
+        if (more) resume(Effect.void)
+        else whenWritable(resume)
+      }),
+    end: Effect.callback<void, DockerStreamLost>((resume) => {
+      if (failure !== undefined || socket.destroyed) return resume(Effect.fail(lost(failure ?? "the connection closed")))
+      // FIN, and the reading half stays open: the engine closes the command's stdin and goes on sending its output
+      socket.end(() => resume(failure === undefined ? Effect.void : Effect.fail(lost(failure))))
+    })
+  }
+}
 
 const none: DockerEngine["Service"] = (() => {
   const unavailable = (operation: string) =>
@@ -168,6 +242,7 @@ const none: DockerEngine["Service"] = (() => {
     inspectContainer: () => unavailable("inspect container"),
     createExec: () => unavailable("create exec"),
     startExec: () => unavailable("start exec"),
+    attachExec: () => unavailable("start exec"),
     inspectExec: () => unavailable("inspect exec"),
     archive: () => unavailable("archive"),
     stopContainer: () => unavailable("stop container"),

@@ -11,7 +11,7 @@
  *   ])
  */
 import { Effect, Layer, Stream } from "effect"
-import { type ContainerInfo, DockerEngine, type ExecState } from "./DockerEngine.ts"
+import { type ContainerInfo, DockerEngine, type ExecConnection, type ExecState } from "./DockerEngine.ts"
 import { DockerConflict, type DockerEngineError, DockerNotFound, DockerNotModified, DockerStreamLost } from "./errors.ts"
 
 type Bytes = string | Uint8Array
@@ -29,6 +29,8 @@ export interface FakeExec {
   readonly lost?: boolean | undefined
   /** The container goes down with the command (docker kill, OOM). */
   readonly stopsContainer?: boolean | undefined
+  /** For an exec with stdin (attachExec): called with all of it once the input ended. */
+  readonly stdin?: ((input: Uint8Array) => void) | undefined
 }
 
 export interface FakeContainer {
@@ -63,6 +65,15 @@ export const fakeEndpoint = "fake://engine"
 
 const encoder = new TextEncoder()
 const bytesOf = (bytes: Bytes): Uint8Array => (typeof bytes === "string" ? encoder.encode(bytes) : bytes)
+const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const all = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0))
+  let offset = 0
+  for (const chunk of chunks) {
+    all.set(chunk, offset)
+    offset += chunk.length
+  }
+  return all
+}
 
 /** One frame of the engine's multiplexed exec stream: kind 1 stdout, 2 stderr. */
 export const execFrame = (kind: 1 | 2, payload: Uint8Array): Uint8Array => {
@@ -106,6 +117,29 @@ export const makeFakeEngine = (containers: ReadonlyArray<FakeContainer>, failure
     }
   }
 
+  /** The exec `execId`, started: what it writes, as the engine would frame it. */
+  const started = (execId: string, operation: string) => {
+    const entry = execs.get(execId)
+    if (entry === undefined) {
+      return Effect.fail(new DockerNotFound({ ...fields(operation), status: 404, detail: `HTTP 404: No such exec instance: ${execId}` }))
+    }
+    entry.started = true
+    const { exec } = entry
+    if (exec.stopsContainer) running.set(entry.container.id, false)
+    const stdout = exec.stdout === undefined ? [] : Array.isArray(exec.stdout) ? exec.stdout : [exec.stdout as Bytes]
+    const frames = [
+      ...(exec.stderr === undefined ? [] : [execFrame(2, bytesOf(exec.stderr))]),
+      ...stdout.map((chunk: Bytes) => execFrame(1, bytesOf(chunk)))
+    ]
+    const output = Stream.fromIterable(frames)
+    return Effect.succeed({
+      exec,
+      output: exec.lost
+        ? Stream.concat(output, Stream.fail(new DockerStreamLost({ ...fields(operation), detail: "socket hang up" })))
+        : output
+    })
+  }
+
   const engine = DockerEngine.of({
     endpoint: fakeEndpoint,
     enabled: true,
@@ -132,27 +166,17 @@ export const makeFakeEngine = (containers: ReadonlyArray<FakeContainer>, failure
           execs.set(execId, { container: found, exec: found.exec(argv), started: false })
           return Effect.succeed(execId)
         })),
-    startExec: (execId) =>
-      recorded("startExec", execId, () => {
-        const entry = execs.get(execId)
-        if (entry === undefined) {
-          return Effect.fail(new DockerNotFound({ ...fields("start exec"), status: 404, detail: `HTTP 404: No such exec instance: ${execId}` }))
-        }
-        entry.started = true
-        const { exec } = entry
-        if (exec.stopsContainer) running.set(entry.container.id, false)
-        const stdout = exec.stdout === undefined ? [] : Array.isArray(exec.stdout) ? exec.stdout : [exec.stdout as Bytes]
-        const frames = [
-          ...(exec.stderr === undefined ? [] : [execFrame(2, bytesOf(exec.stderr))]),
-          ...stdout.map((chunk: Bytes) => execFrame(1, bytesOf(chunk)))
-        ]
-        const output = Stream.fromIterable(frames)
-        return Effect.succeed(
-          exec.lost
-            ? Stream.concat(output, Stream.fail(new DockerStreamLost({ ...fields("start exec"), detail: "socket hang up" })))
-            : output
-        )
-      }),
+    startExec: (execId) => recorded("startExec", execId, () => Effect.map(started(execId, "start exec"), ({ output }) => output)),
+    attachExec: (execId) =>
+      recorded("attachExec", execId, () =>
+        Effect.map(started(execId, "start exec"), ({ exec, output }): ExecConnection => {
+          const received: Array<Uint8Array> = []
+          return {
+            output,
+            write: (chunk) => Effect.sync(() => void received.push(chunk)),
+            end: Effect.sync(() => exec.stdin?.(concat(received)))
+          }
+        })),
     inspectExec: (execId) =>
       recorded("inspectExec", execId, () =>
         execs.has(execId)

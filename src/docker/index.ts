@@ -6,7 +6,7 @@
  * live layer is built, not when this module is imported.
  */
 export { DockerClient, DockerError, type EngineVersion, engineVersion } from "./client.ts"
-export { type ContainerInfo, DockerEngine, type ExecState, make } from "./DockerEngine.ts"
+export { type ContainerInfo, DockerEngine, type ExecConnection, type ExecState, make } from "./DockerEngine.ts"
 export {
   DockerBadAnswer,
   DockerConflict,

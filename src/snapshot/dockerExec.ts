@@ -168,6 +168,16 @@ const processTree = (pid: number): Array<number> => {
   return tree
 }
 
+/** A process that exited and waits for its parent to reap it (a container's init may never): nothing left to stop. */
+const isZombie = (pid: number): boolean => {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")
+  } catch {
+    return true // gone
+  }
+}
+
 const signalAll = (pids: ReadonlyArray<number>, containerId: string, signal: NodeJS.Signals): number => {
   let sent = 0
   for (const pid of pids) {
@@ -183,6 +193,8 @@ const signalAll = (pids: ReadonlyArray<number>, containerId: string, signal: Nod
 }
 
 const killGrace = Duration.seconds(3)
+/** How long a running exec may be without a PID before it is given up as unstoppable. */
+const pidWait = Duration.seconds(2)
 
 /**
  * Best effort, after the consumer went away (a timeout, SIGTERM): the exec
@@ -192,22 +204,32 @@ const killGrace = Duration.seconds(3)
  * started (`sh -c 'a | b'`) get SIGTERM, and SIGKILL if still there after
  * a grace period.
  */
-const stopExecProcess = (engine: DockerEngine["Service"], execId: string, target: ExecTarget, source: string) =>
+export const stopExecProcess = (
+  engine: DockerEngine["Service"],
+  execId: string,
+  containerId: string,
+  source: string,
+  /** Why it is stopped, for the log. */
+  why = "stopped reading"
+) =>
   Effect.gen(function*() {
-    const info = yield* engine.inspectExec(execId)
+    // an exec stopped right after its start may run before the engine has recorded its PID
+    const info = yield* engine.inspectExec(execId).pipe(
+      Effect.repeat({ schedule: pollEvery("20 millis", pidWait), until: (info) => !info.running || info.pid > 0 })
+    )
     if (!info.running || !(info.pid > 0)) return
-    if (!inContainer(info.pid, target.containerId)) {
+    if (!inContainer(info.pid, containerId)) {
       return yield* Effect.logWarning(
-        `${source}: stopped reading; the command may run on in the container (its PID ${info.pid} is not visible from here)`
+        `${source}: ${why}; the command may run on in the container (its PID ${info.pid} is not visible from here)`
       )
     }
     const tree = processTree(info.pid)
-    signalAll(tree, target.containerId, "SIGTERM")
-    yield* Effect.logInfo(`${source}: stopped reading; sent SIGTERM to the command (host PID ${info.pid}) and its ${tree.length - 1} child process(es)`)
-    const alive = yield* Effect.sync(() => tree.filter((pid) => inContainer(pid, target.containerId))).pipe(
+    signalAll(tree, containerId, "SIGTERM")
+    yield* Effect.logInfo(`${source}: ${why}; sent SIGTERM to the command (host PID ${info.pid}) and its ${tree.length - 1} child process(es)`)
+    const alive = yield* Effect.sync(() => tree.filter((pid) => inContainer(pid, containerId) && !isZombie(pid))).pipe(
       Effect.repeat({ schedule: pollEvery("100 millis", killGrace), while: (alive) => alive.length > 0 })
     )
-    const killed = signalAll(alive, target.containerId, "SIGKILL")
+    const killed = signalAll(alive, containerId, "SIGKILL")
     if (killed > 0) yield* Effect.logWarning(`${source}: ${killed} process(es) ignored SIGTERM and got SIGKILL`)
   }).pipe(Effect.catchCause((cause) => Effect.logWarning(`${source}: could not stop the command in the container`, cause)))
 
@@ -240,7 +262,7 @@ export const dockerExecSnapshot = (target: ExecTarget): Stream.Stream<Uint8Array
         // no answer at all is the engine's problem
         fail(engineAnswered(error) ? "Start" : "Docker", `cannot create the exec: ${error.detail}`)
       )),
-      (execId) => (exited ? Effect.void : stopExecProcess(engine, execId, target, source))
+      (execId) => (exited ? Effect.void : stopExecProcess(engine, execId, target.containerId, source))
     )
     const output = yield* engine.startExec(execId).pipe(
       Effect.mapError((error) => fail(engineAnswered(error) ? "Start" : "Docker", `cannot start the exec: ${error.detail}`))

@@ -105,4 +105,24 @@ describe.runIf(ready)("ubackup now with PostgreSQL", () => {
     expect(await target.sql("app", "SELECT indexname FROM pg_indexes WHERE tablename = 'events' ORDER BY 1")).toBe("events_mood\nevents_pkey\n")
     expect(await target.sql("app", "SELECT enum_range(NULL::mood)")).toBe("{sad,ok,happy}\n")
   })
+
+  it("restore --latest --into the fresh server's container with psql: every row comes back; a failing psql exits non-zero", async () => {
+    await target.sql("postgres", "CREATE DATABASE app_into")
+    const restore = await ubackup([
+      "restore", "--latest", source, "--key", keyFile, "--into", fresh, "--config", configFile, "--",
+      "psql", "-U", "postgres", "-d", "app_into", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-q"
+    ])
+    expect(restore.code, restore.stderr).toBe(0)
+    for (const table of ["blobs", "empty_table", "events", "people"]) {
+      const query = `SELECT * FROM ${table} ORDER BY id`
+      const [before, after] = await Promise.all([db.copyOut("app", query), target.copyOut("app_into", query)])
+      expect(after.equals(before), `${table} differs after restore --into`).toBe(true)
+    }
+    const failing = await ubackup([
+      "restore", "--latest", source, "--key", keyFile, "--into", fresh, "--config", configFile, "--",
+      "psql", "-U", "postgres", "-d", "no_such_database", "-v", "ON_ERROR_STOP=1"
+    ])
+    expect(failing.code).toBe(1)
+    expect(failing.stderr).toMatch(/exited with status 2.*no_such_database/s)
+  }, 120_000)
 })
