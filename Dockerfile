@@ -35,6 +35,7 @@ COPY --from=build /src/dist/ /opt/ubackup/dist/
 RUN ln -s /opt/ubackup/bin/ubackup /usr/local/bin/ubackup \
  && mkdir -p /var/lib/ubackup \
  && ubackup --version
-ENV NODE_ENV=production
+ENV NODE_ENV=production \
+    UBACKUP_STATE_DIR=/var/lib/ubackup
 WORKDIR /var/lib/ubackup
 CMD ["ubackup", "scheduler", "run"]

@@ -6,6 +6,8 @@
  *   runStarted     before the first target
  *   targetFailed   at once, for each failed target (µbackup's order)
  *   targetStored   for each stored target (resolves earlier alerts)
+ *   warning        a stored backup that looks wrong (a size drop): sinks
+ *                  that carry alerts tell a person; pings do not
  *   runFinished    after the last target of a whole run: the dead man's
  *                  switch check-in
  *
@@ -20,6 +22,7 @@
  */
 import { Context, type Effect, Schema } from "effect"
 import type { Outcome, RunReport } from "../domain/Outcome.ts"
+import type { Warning } from "../domain/Warning.ts"
 
 export class AlertError extends Schema.TaggedError<AlertError>()("AlertError", {
   /** `lambda-alertmanager`, `healthchecks`… */
@@ -39,6 +42,8 @@ export class Alerts extends Context.Service<Alerts, {
   /** True when every sink took the alert. */
   readonly targetFailed: (outcome: Outcome) => Effect.Effect<boolean>
   readonly targetStored: (outcome: Outcome) => Effect.Effect<void>
+  /** True when every sink took it. */
+  readonly warning: (warning: Warning) => Effect.Effect<boolean>
   /** Whole runs only. `allAlertsDelivered`: false skips the dead man's switch check-in. Fails only when the check-in fails. */
   readonly runFinished: (report: RunReport, allAlertsDelivered: boolean) => Effect.Effect<void, AlertError>
 }>()("ubackup/Alerts") {}

@@ -17,7 +17,8 @@ import { Clock, Effect, Redacted } from "effect"
 import { errorOf, type Outcome, type RunReport } from "../domain/Outcome.ts"
 import { send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
-import { hostSubject, targetSubject } from "./text.ts"
+import type { Warning } from "../domain/Warning.ts"
+import { hostSubject, targetSubject, warningSubject } from "./text.ts"
 
 export const sinkName = "lambda-alertmanager"
 
@@ -68,23 +69,28 @@ export const makeLambdaAlertmanager = (options: LambdaAlertmanagerOptions): Aler
   const endpoint = (path: string) => Redacted.value(options.baseurl).replace(/\/+$/, "") + path
   const ttl = options.ttl ?? defaultTtl
 
-  const targetFailed = Effect.fn("lambdaAlertmanager.targetFailed")(function*(outcome: Outcome) {
-    const now = yield* Clock.currentTimeMillis
-    yield* send({
-      hideHost: true,
-      sink: sinkName,
-      what: `alert for ${outcome.service}`,
-      method: "POST",
-      url: endpoint("/alerts/ingest"),
-      headers: { "Content-Type": "application/json" },
-      // field order is alertmanagerclient's struct order; alert_key is always "" (the server assigns one)
-      body: goJson({
-        alert_key: "",
-        subject: targetSubject(options.hostname, outcome.service),
-        details: errorOf(outcome),
-        timestamp: goTimestamp(now)
+  const ingest = (what: string, subject: string, details: string) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      yield* send({
+        hideHost: true,
+        sink: sinkName,
+        what,
+        method: "POST",
+        url: endpoint("/alerts/ingest"),
+        headers: { "Content-Type": "application/json" },
+        // field order is alertmanagerclient's struct order; alert_key is always "" (the server assigns one)
+        body: goJson({ alert_key: "", subject, details, timestamp: goTimestamp(now) })
       })
     })
+
+  const targetFailed = Effect.fn("lambdaAlertmanager.targetFailed")(function*(outcome: Outcome) {
+    yield* ingest(`alert for ${outcome.service}`, targetSubject(options.hostname, outcome.service), errorOf(outcome))
+  })
+
+  // lambda-alertmanager has no severities: a warning is an alert, its subject marked
+  const warning = Effect.fn("lambdaAlertmanager.warning")(function*(warning: Warning) {
+    yield* ingest(`warning for ${warning.service}`, warningSubject(options.hostname, warning.service), warning.message)
   })
 
   const runFinished = Effect.fn("lambdaAlertmanager.runFinished")(function*(_report: RunReport, allAlertsDelivered: boolean) {
@@ -105,6 +111,6 @@ export const makeLambdaAlertmanager = (options: LambdaAlertmanagerOptions): Aler
     })
   })
 
-  return makeSink({ name: sinkName, targetFailed, runFinished, runFinishedFailsRun: true })
+  return makeSink({ name: sinkName, targetFailed, warning, runFinished, runFinishedFailsRun: true })
 }
 

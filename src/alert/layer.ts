@@ -10,6 +10,7 @@ import { Effect, Layer } from "effect"
 import { HttpClient } from "effect/http"
 import type { AlertsConfig } from "./config.ts"
 import type { Outcome, RunReport } from "../domain/Outcome.ts"
+import type { Warning } from "../domain/Warning.ts"
 import { type AlertError, Alerts } from "./Alerts.ts"
 import { makeHealthchecks } from "./healthchecks.ts"
 import { makeLambdaAlertmanager } from "./lambdaAlertmanager.ts"
@@ -24,6 +25,7 @@ export const none = Alerts.of({
   runStarted: () => Effect.void,
   targetFailed: () => Effect.succeed(true),
   targetStored: () => Effect.void,
+  warning: () => Effect.succeed(true),
   runFinished: () => Effect.void
 })
 
@@ -78,6 +80,8 @@ const fanOut = (sinks: ReadonlyArray<AlertSink>, client: HttpClient.HttpClient):
 
   const targetStored = (outcome: Outcome) => everySink("Warn", (sink) => sink.targetStored(outcome)).pipe(Effect.asVoid)
 
+  const warning = (warning: Warning) => everySink("Warn", (sink) => sink.warning(warning))
+
   const runFinished = (report: RunReport, allAlertsDelivered: boolean) =>
     Effect.gen(function*() {
       // every sink finishes its ping before the run's outcome is decided
@@ -95,7 +99,7 @@ const fanOut = (sinks: ReadonlyArray<AlertSink>, client: HttpClient.HttpClient):
       if (fatal !== undefined) return yield* fatal
     })
 
-  return Alerts.of({ runStarted, targetFailed, targetStored, runFinished })
+  return Alerts.of({ runStarted, targetFailed, targetStored, warning, runFinished })
 }
 
 /**

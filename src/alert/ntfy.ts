@@ -1,5 +1,5 @@
 /**
- * ntfy (docs/ALERTING.md, ntfy): one push per failed target, in ntfy's simple
+ * ntfy (docs/ALERTING.md, ntfy): one push per failed target (and per warning), in ntfy's simple
  * form: POST to the topic URL, the error as the body, the rest as headers.
  *
  * HTTP header values are Latin-1 on the wire (fetch sends `µ` as the single
@@ -11,7 +11,8 @@ import { Effect, Redacted } from "effect"
 import { errorOf, type Outcome } from "../domain/Outcome.ts"
 import { send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
-import { targetSubject, truncateUtf8 } from "./text.ts"
+import type { Warning } from "../domain/Warning.ts"
+import { targetSubject, truncateUtf8, warningSubject } from "./text.ts"
 
 export const sinkName = "ntfy"
 
@@ -31,11 +32,11 @@ export interface NtfyOptions {
 }
 
 export const makeNtfy = (options: NtfyOptions): AlertSink => {
-  const targetFailed = Effect.fn("ntfy.targetFailed")(function*(outcome: Outcome) {
+  const push = (what: string, title: string, priority: string, body: string) => {
     const headers: Record<string, string> = {
       "Content-Type": "text/plain; charset=utf-8",
-      Title: headerText(targetSubject(options.hostname, outcome.service)),
-      Priority: "high",
+      Title: headerText(title),
+      Priority: priority,
       Tags: "warning"
     }
     const secrets: Array<string> = []
@@ -43,16 +44,22 @@ export const makeNtfy = (options: NtfyOptions): AlertSink => {
       headers["Authorization"] = `Bearer ${Redacted.value(options.token)}`
       secrets.push(Redacted.value(options.token))
     }
-    yield* send({
-      sink: sinkName,
-      what: `notification for ${outcome.service}`,
-      method: "POST",
-      url: options.url,
-      headers,
-      body: truncateUtf8(errorOf(outcome) || "backup failed", maxMessageBytes),
-      secrets
-    })
+    return send({ sink: sinkName, what, method: "POST", url: options.url, headers, body: truncateUtf8(body, maxMessageBytes), secrets })
+  }
+
+  const targetFailed = Effect.fn("ntfy.targetFailed")(function*(outcome: Outcome) {
+    yield* push(
+      `notification for ${outcome.service}`,
+      targetSubject(options.hostname, outcome.service),
+      "high",
+      errorOf(outcome) || "backup failed"
+    )
   })
 
-  return makeSink({ name: sinkName, targetFailed })
+  // a stored backup that looks wrong: ntfy's default priority, below a failure's
+  const warning = Effect.fn("ntfy.warning")(function*(warning: Warning) {
+    yield* push(`warning for ${warning.service}`, warningSubject(options.hostname, warning.service), "default", warning.message)
+  })
+
+  return makeSink({ name: sinkName, targetFailed, warning })
 }

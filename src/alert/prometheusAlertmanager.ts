@@ -17,10 +17,13 @@ import { Clock, Effect } from "effect"
 import { errorOf, type Outcome } from "../domain/Outcome.ts"
 import { send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
-import { targetSubject } from "./text.ts"
+import type { Warning } from "../domain/Warning.ts"
+import { targetSubject, warningSubject } from "./text.ts"
 
 export const sinkName = "prometheus-alertmanager"
 export const alertName = "UbackupBackupFailed"
+/** A stored backup that looks wrong (a size drop); it expires like a failure, and no stored backup resolves it. */
+export const warningAlertName = "UbackupBackupSuspicious"
 
 /** How long a fired alert stays active without a re-send: one daily run and an hour of grace. */
 const firingFor = 25 * 3600 * 1000
@@ -80,5 +83,22 @@ export const makePrometheusAlertmanager = (options: PrometheusAlertmanagerOption
     })
   })
 
-  return makeSink({ name: sinkName, runStarted, targetFailed, targetStored })
+  const warning = Effect.fn("prometheusAlertmanager.warning")(function*(warning: Warning) {
+    const now = yield* Clock.currentTimeMillis
+    yield* send({
+      sink: sinkName,
+      what: `warning for ${warning.service}`,
+      method: "POST",
+      url: endpoint,
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify([{
+        labels: { alertname: warningAlertName, severity: "warning", ...options.labels, host: options.hostname, service: warning.service },
+        annotations: { summary: warningSubject(options.hostname, warning.service), description: warning.message, backup_id: warning.backupId },
+        startsAt: new Date(now).toISOString(),
+        endsAt: new Date(now + firingFor).toISOString()
+      }])
+    })
+  })
+
+  return makeSink({ name: sinkName, runStarted, targetFailed, targetStored, warning })
 }

@@ -7,6 +7,7 @@
 import { Effect } from "effect"
 import type { HttpClient } from "effect/http"
 import type { Outcome, RunReport } from "../domain/Outcome.ts"
+import type { Warning } from "../domain/Warning.ts"
 import type { AlertError } from "./Alerts.ts"
 
 export interface AlertSink {
@@ -16,6 +17,7 @@ export interface AlertSink {
   readonly runStarted: (startedAt: Date, whole: boolean) => Effect.Effect<void, AlertError, HttpClient.HttpClient>
   readonly targetFailed: (outcome: Outcome) => Effect.Effect<void, AlertError, HttpClient.HttpClient>
   readonly targetStored: (outcome: Outcome) => Effect.Effect<void, AlertError, HttpClient.HttpClient>
+  readonly warning: (warning: Warning) => Effect.Effect<void, AlertError, HttpClient.HttpClient>
   readonly runFinished: (report: RunReport, allAlertsDelivered: boolean) => Effect.Effect<void, AlertError, HttpClient.HttpClient>
   /** When runFinished's failure fails the run (the dead man's switch check-in, µbackup's rule) rather than being logged. */
   readonly runFinishedFailsRun: boolean
@@ -28,6 +30,7 @@ export const makeSink = (
   runStarted: () => Effect.void,
   targetFailed: () => Effect.void,
   targetStored: () => Effect.void,
+  warning: () => Effect.void,
   runFinished: () => Effect.void,
   runFinishedFailsRun: false,
   ...sink

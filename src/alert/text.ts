@@ -11,6 +11,9 @@ export const hostSubject = (hostname: string) => `\u00b5backup ${hostname}`
 /** `µbackup <hostname>: <service>`: a failure alert's subject. */
 export const targetSubject = (hostname: string, service: string) => `${hostSubject(hostname)}: ${service}`
 
+/** `µbackup <hostname>: <service> (warning)`: a warning's subject. */
+export const warningSubject = (hostname: string, service: string) => `${targetSubject(hostname, service)} (warning)`
+
 /** `3 targets: 2 stored, 1 failed (db) in 1m2s`, or `no targets in 12ms`. */
 export const runSummary = (report: RunReport): string => {
   const took = formatDuration(Math.max(0, report.finishedAt.getTime() - report.startedAt.getTime()))

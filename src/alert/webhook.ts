@@ -2,7 +2,7 @@
  * A generic JSON webhook (docs/ALERTING.md, Webhooks; no standard exists, so the
  * shape is ours): POST <url> with the configured headers and
  *
- *   {"event":"backup_failed"|"backup_stored"|"run_finished","host","service",
+ *   {"event":"backup_failed"|"backup_stored"|"backup_warning"|"run_finished","host","service",
  *    "title","message","timestamp", …event's own fields}
  *
  * `title` and `message` are what chat bridges (shoutrrr's `template=json`)
@@ -13,7 +13,8 @@ import { Clock, Effect, Redacted } from "effect"
 import { errorOf, failedOutcomes, type Outcome, type RunReport } from "../domain/Outcome.ts"
 import { displayUrl, send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
-import { hostSubject, runReportText, targetSubject } from "./text.ts"
+import type { Warning } from "../domain/Warning.ts"
+import { hostSubject, runReportText, targetSubject, warningSubject } from "./text.ts"
 
 export interface WebhookOptions {
   readonly url: Redacted.Redacted<string>
@@ -30,7 +31,7 @@ interface Common {
   readonly message: string
 }
 
-export type WebhookEvent = "backup_failed" | "backup_stored" | "run_finished"
+export type WebhookEvent = "backup_failed" | "backup_stored" | "backup_warning" | "run_finished"
 
 export const makeWebhook = (options: WebhookOptions): AlertSink => {
   const name = `webhook ${options.index + 1} (${displayUrl(Redacted.value(options.url))})`
@@ -77,6 +78,15 @@ export const makeWebhook = (options: WebhookOptions): AlertSink => {
     })
   })
 
+  const warning = Effect.fn("webhook.warning")(function*(warning: Warning) {
+    yield* post(
+      "backup_warning",
+      `backup_warning event for ${warning.service}`,
+      { service: warning.service, title: warningSubject(options.hostname, warning.service), message: warning.message },
+      { kind: warning.kind, backup_id: warning.backupId, ...warning.figures }
+    )
+  })
+
   const runFinished = Effect.fn("webhook.runFinished")(function*(report: RunReport) {
     const failed = failedOutcomes(report.outcomes)
     const common = { title: hostSubject(options.hostname), message: runReportText(report).trimEnd() }
@@ -92,5 +102,5 @@ export const makeWebhook = (options: WebhookOptions): AlertSink => {
     })
   })
 
-  return makeSink({ name, targetFailed, targetStored, runFinished })
+  return makeSink({ name, targetFailed, targetStored, warning, runFinished })
 }

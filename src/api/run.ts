@@ -11,6 +11,8 @@ import { layerPipeline } from "../config/layers.ts"
 import type { LoadedConfig } from "../config/load.ts"
 import { dockerEndpoint, layer as targetsLayer } from "../discovery/layer.ts"
 import { DockerEngine } from "../docker/DockerEngine.ts"
+import { BackupHistory } from "../history/BackupHistory.ts"
+import * as path from "node:path"
 import { layer as layerMetrics } from "../metrics/layer.ts"
 import { Hostname } from "../pipeline/backup.ts"
 import { layer as snapshotLayer } from "../snapshot/layer.ts"
@@ -21,8 +23,15 @@ const dockerEngineLayer = (loaded: LoadedConfig) => {
   return endpoint === undefined ? DockerEngine.layerNone : DockerEngine.layer(endpoint)
 }
 
+/** Where the backup history is kept: the config's history_file, else $UBACKUP_STATE_DIR/history.json, else beside the config. */
+export const historyPath = (loaded: LoadedConfig, env: Record<string, string | undefined> = process.env): string =>
+  loaded.config.historyFile !== undefined
+    ? path.resolve(loaded.source.baseDirectory, loaded.config.historyFile)
+    : path.join(env.UBACKUP_STATE_DIR?.trim() || loaded.source.baseDirectory, "history.json")
+
 export const layerRun = (loaded: LoadedConfig) =>
   Layer.mergeAll(
+    BackupHistory.layerFile(historyPath(loaded)),
     Layer.mergeAll(targetsLayer(loaded.config), snapshotLayer).pipe(Layer.provide(dockerEngineLayer(loaded))),
     layerPipeline(loaded),
     layerMetrics,

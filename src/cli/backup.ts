@@ -4,19 +4,9 @@ import { Argument, Command, Flag } from "effect/cli"
 import { limitsOf } from "../discovery/layer.ts"
 import { backupOne } from "../pipeline/backup.ts"
 import { stdin } from "../snapshot/stdin.ts"
+import { formatBytes } from "../domain/size.ts"
 import { printLine, printNote } from "./io.ts"
 import { configFlag, withPipeline } from "./shared.ts"
-
-export const formatBytes = (bytes: number): string => {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"]
-  let value = bytes
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`
-}
 
 export const manualBackup = Command.make(
   "manual-backup",

@@ -81,7 +81,9 @@ const defaultConfigCommand = (name: string) => Command.make(
           schedule: "0 1 * * *",
           schedule_timezone: "UTC",
           metrics_listen: "127.0.0.1:9876",
-          metrics_textfile: "/var/lib/prometheus/node-exporter/ubackup.prom"
+          metrics_textfile: "/var/lib/prometheus/node-exporter/ubackup.prom",
+          size_drop: { ratio: 0.5, window: 7 },
+          history_file: "/var/lib/ubackup/history.json"
         }
         : { ...keys, docker_endpoint: "unix:///var/run/docker.sock", storage: { local: { path: defaultLocalPath } } }
       yield* printLine(JSON.stringify(config, null, 4))

@@ -8,7 +8,7 @@ import { describeTarget } from "../domain/Target.ts"
 import { writeTextfile } from "../metrics/publish.ts"
 import { runReported } from "../pipeline/reported.ts"
 import type { Outcome } from "../domain/Outcome.ts"
-import { formatBytes } from "./backup.ts"
+import { formatBytes } from "../domain/size.ts"
 import { printableLine } from "../text/printable.ts"
 import { printLine } from "./io.ts"
 import { layerRun } from "../api/run.ts"
@@ -60,7 +60,8 @@ export const now = Command.make(
         }
         const { outcomes, verdict } = yield* runReported(discovered, {
           concurrency: loaded.config.concurrency,
-          abandonedAfterMs: parseDuration(loaded.config.abortIncompleteUploadsAfter)
+          abandonedAfterMs: parseDuration(loaded.config.abortIncompleteUploadsAfter),
+          sizeDrop: loaded.config.sizeDrop
         })
         yield* printLine(outcomes.length === 0 ? "no targets" : summaryTable(outcomes))
         if (loaded.config.metricsTextfile !== undefined) yield* writeTextfile(loaded.config.metricsTextfile)

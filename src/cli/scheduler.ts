@@ -39,6 +39,7 @@ const run = Command.make(
           timeZone: c.scheduleTimezone,
           concurrency: c.concurrency,
           abandonedAfterMs: parseDuration(c.abortIncompleteUploadsAfter),
+          sizeDrop: c.sizeDrop,
           runNow
         })
       }).pipe(Effect.scoped, Effect.provide(layerRun(loaded)))

@@ -53,6 +53,16 @@ export const Config = Schema.Struct({
   ),
   /** Scheduler mode: serve Prometheus metrics on host:port. */
   metricsListen: Schema.optionalKey(Listen),
+  /**
+   * The local state file of what this host stored (history/BackupHistory.ts); relative to the config
+   * file. Default: `history.json` in $UBACKUP_STATE_DIR (the image's /var/lib/ubackup), else beside the config.
+   */
+  historyFile: Schema.optionalKey(Schema.NonEmptyString),
+  /** Warn when a backup is below `ratio` of the median of the service's last `window` ones; ratio 0 turns it off. */
+  sizeDrop: Schema.optionalKey(Schema.Struct({
+    ratio: Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 })).pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed(0.5))),
+    window: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 30 })).pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed(7)))
+  })),
   /** `now`: also write the metrics, atomically, to this node_exporter textfile (`…/ubackup.prom`). */
   metricsTextfile: Schema.optionalKey(Schema.String.check(Schema.makeFilter((file: string) => file.endsWith(".prom") || "Expected a path ending in .prom")))
 }).pipe(Schema.encodeKeys({
@@ -66,7 +76,9 @@ export const Config = Schema.Struct({
   abortIncompleteUploadsAfter: "abort_incomplete_uploads_after",
   scheduleTimezone: "schedule_timezone",
   metricsListen: "metrics_listen",
-  metricsTextfile: "metrics_textfile"
+  metricsTextfile: "metrics_textfile",
+  historyFile: "history_file",
+  sizeDrop: "size_drop"
 }))
 
 export type Config = typeof Config.Type

@@ -36,3 +36,15 @@ export const parseSize = (value: number | string): number | undefined => {
 export const SizeText = Schema.Union([Schema.Number, Schema.String]).check(
   Schema.makeFilter((value: number | string) => parseSize(value) !== undefined || "Expected a number of bytes or a size such as 500MB or 10GiB")
 )
+
+/** `1.5 MiB`, `12 B`: binary units, one decimal. */
+export const formatBytes = (bytes: number): string => {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"]
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`
+}

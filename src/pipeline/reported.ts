@@ -3,7 +3,7 @@
  * `runAll`, each outcome reported at once to the alert sinks and the
  * metrics, and the run's end reported last (the dead man's switch).
  */
-import { Clock, Effect, Schema } from "effect"
+import { Clock, Effect, type Option, Schema } from "effect"
 import { type AlertError, Alerts } from "../alert/Alerts.ts"
 import type { Discovered } from "../domain/Target.ts"
 import { Metrics } from "../metrics/Metrics.ts"
@@ -12,6 +12,8 @@ import { printable } from "../text/printable.ts"
 import { Hostname } from "./backup.ts"
 import { runAll, type RunOptions } from "./run.ts"
 import { failedOutcomes, type Outcome } from "../domain/Outcome.ts"
+import { BackupHistory } from "../history/BackupHistory.ts"
+import { defaultSizeDrop, sizeDrop, type SizeDropOptions } from "../history/sizeDrop.ts"
 
 /** Some targets of a run failed (each was reported on its own). */
 export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
@@ -49,6 +51,8 @@ export interface ReportedRunOptions extends Pick<RunOptions, "concurrency"> {
    * is removed (`abort_incomplete_uploads_after`). Undefined: nothing is.
    */
   readonly abandonedAfterMs?: number | undefined
+  /** The size-drop check against the BackupHistory in context (none: no check); default ratio 0.5 of the last 7. */
+  readonly sizeDrop?: SizeDropOptions | undefined
 }
 
 /**
@@ -72,10 +76,34 @@ export const cleanupAbandoned = (olderThanMs: number) =>
     }
   })
 
+/**
+ * Records a stored backup in the history, if there is one, and warns (log
+ * and alert sinks) when it is much smaller than the service's recent ones.
+ */
+const checkSize = (
+  outcome: Outcome,
+  options: SizeDropOptions,
+  alerts: Alerts["Service"],
+  history: Option.Option<BackupHistory["Service"]>
+) =>
+  Effect.gen(function*() {
+    if (outcome.result._tag !== "Stored" || history._tag === "None") return
+    const backup = outcome.result.backup
+    const at = yield* Clock.currentTimeMillis
+    const earlier = yield* history.value.record(outcome.service, { id: backup.id, at, bytes: backup.size, durationMs: outcome.durationMs })
+    if (!(options.ratio > 0)) return
+    const warning = sizeDrop({ service: outcome.service, backupId: backup.id, bytes: backup.size }, earlier.map((entry) => entry.bytes), options)
+    if (warning === undefined) return
+    yield* Effect.logWarning(`${printable(outcome.service)}: ${printable(warning.message)}`)
+    yield* alerts.warning(warning)
+  })
+
 export const runReported = (discovered: Discovered, options: ReportedRunOptions) =>
   Effect.gen(function*() {
     const alerts = yield* Alerts
     const metrics = yield* Metrics
+    /** Optional: a run without one (an app's, a test's) makes no size-drop check. */
+    const history = yield* Effect.serviceOption(BackupHistory)
     const hostname = yield* Hostname
     const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms))
     const startedAt = yield* now
@@ -88,7 +116,10 @@ export const runReported = (discovered: Discovered, options: ReportedRunOptions)
       onOutcome: (outcome) =>
         Effect.gen(function*() {
           yield* metrics.recordOutcome(outcome, yield* now)
-          if (outcome.result._tag === "Stored") return yield* alerts.targetStored(outcome)
+          if (outcome.result._tag === "Stored") {
+            yield* alerts.targetStored(outcome)
+            return yield* checkSize(outcome, options.sizeDrop ?? defaultSizeDrop, alerts, history)
+          }
           if (!(yield* alerts.targetFailed(outcome))) allAlertsDelivered = false
         })
     })

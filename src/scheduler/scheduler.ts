@@ -14,6 +14,7 @@
  * they go forward, what fell due in the skipped hour runs at the jump. A
  * system clock set back does not repeat runs either.
  */
+import type { SizeDropOptions } from "../history/sizeDrop.ts"
 import { Clock, Cron, Effect } from "effect"
 import type { Discovered, Target } from "../domain/Target.ts"
 import { Targets } from "../discovery/Targets.ts"
@@ -27,6 +28,8 @@ export interface SchedulerOptions {
   readonly concurrency: number
   /** See `ReportedRunOptions.abandonedAfterMs`. */
   readonly abandonedAfterMs?: number | undefined
+  /** See `ReportedRunOptions.sizeDrop`. */
+  readonly sizeDrop?: SizeDropOptions | undefined
   /** Back up every target once at start, whatever the schedule. */
   readonly runNow: boolean
 }
@@ -110,7 +113,12 @@ const schedulerLoop = (options: SchedulerOptions, state: { running: boolean }) =
     // `running` stays true when a run is interrupted: the stop message says so
     const run = (discovered: Discovered, whole: boolean) =>
       Effect.sync(() => void (state.running = true)).pipe(
-        Effect.andThen(runReported(discovered, { concurrency: options.concurrency, whole, abandonedAfterMs: options.abandonedAfterMs })),
+        Effect.andThen(runReported(discovered, {
+          concurrency: options.concurrency,
+          whole,
+          abandonedAfterMs: options.abandonedAfterMs,
+          sizeDrop: options.sizeDrop
+        })),
         Effect.tap(({ outcomes, checkInError, verdict }) =>
           Effect.andThen(
             verdict?._tag === "RunFailed"

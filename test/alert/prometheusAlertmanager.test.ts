@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Alerts } from "../../src/alert/Alerts.ts"
 import { layerConfig as layerAlerts } from "../../src/alert/layer.ts"
 import { makePrometheusAlertmanager } from "../../src/alert/prometheusAlertmanager.ts"
-import { decodeConfig, failedOutcome, type RecordingServer, runFailure, runOk, startRecordingServer, storedOutcome } from "../harness/alerts.ts"
+import { decodeConfig, failedOutcome, type RecordingServer, runFailure, runOk, sizeWarning, startRecordingServer, storedOutcome } from "../harness/alerts.ts"
 import { alertmanagerCommand, type PrometheusAlertmanager, startPrometheusAlertmanager } from "../harness/prometheusAlertmanager.ts"
 import { requireCommands, sleep, waitFor } from "../harness/tools.ts"
 
@@ -85,6 +85,24 @@ describe.runIf(requireCommands("Prometheus Alertmanager tests", alertmanagerComm
       async () => webhookMessages().find((message) => message.status === "resolved" && message.alerts.some((alert) => alert.labels["service"] === "db"))
     )
     expect(resolved.alerts[0]!.status).toBe("resolved")
+  })
+
+  it("a warning fires UbackupBackupSuspicious with severity warning, which a stored backup does not resolve", async () => {
+    const { value: delivered } = await runOk(Alerts.use((alerts) => alerts.warning(sizeWarning("wiki"))).pipe(Effect.provide(layer())))
+    expect(delivered).toBe(true)
+    const fired = await waitFor("the warning to be active", async () => {
+      const alerts = ofService(await listAlerts(), "wiki")
+      return alerts.length === 1 && alerts[0]!.status.state === "active" ? alerts[0] : undefined
+    })
+    expect(fired.labels).toEqual({ alertname: "UbackupBackupSuspicious", severity: "warning", host: hostname, service: "wiki", team: "ops" })
+    expect(fired.annotations).toEqual({
+      summary: "\u00b5backup myhost: wiki (warning)",
+      description: sizeWarning("wiki").message,
+      backup_id: "wiki/2026-01-02T01-00-00Z.sql.zst.age"
+    })
+    await runOk(Alerts.use((alerts) => alerts.targetStored(storedOutcome("wiki"))).pipe(Effect.provide(layer())))
+    await sleep(500)
+    expect(ofService(await listAlerts(), "wiki").map((alert) => alert.labels["alertname"])).toEqual(["UbackupBackupSuspicious"])
   })
 
   it("a resolve only touches its own service; a resolve of a service that never failed is accepted and changes nothing", async () => {

@@ -12,7 +12,7 @@ import { makeLambdaAlertmanager } from "../../src/alert/lambdaAlertmanager.ts"
 import { makeNtfy, maxMessageBytes } from "../../src/alert/ntfy.ts"
 import { makeUptimeKuma } from "../../src/alert/uptimeKuma.ts"
 import { makeWebhook } from "../../src/alert/webhook.ts"
-import { closedPort, decodeConfig, failedOutcome, fastPolicy, type RecordingServer, reportRun, runCaptured, runFailure, runOk, runReport, startRecordingServer, storedOutcome } from "../harness/alerts.ts"
+import { closedPort, decodeConfig, failedOutcome, fastPolicy, type RecordingServer, reportRun, runCaptured, runFailure, runOk, runReport, sizeWarning, startRecordingServer, storedOutcome } from "../harness/alerts.ts"
 import { type HealthchecksServer, startHealthchecks } from "../harness/healthchecks.ts"
 import { type LambdaAlertmanager, startLambdaAlertmanager } from "../harness/lambdaAlertmanager.ts"
 
@@ -47,6 +47,15 @@ describe("ntfy", () => {
     expect(request!.headers["tags"]).toBe("warning")
     expect(request!.headers["authorization"]).toBe("Bearer tk_secret0123456789")
     expect(request!.headers["content-type"]).toBe("text/plain; charset=utf-8")
+  })
+
+  it("a warning (a size drop): its own title, ntfy's default priority, the figures as the message", async () => {
+    const sink = makeNtfy({ url: `${server.url}/ntfy/warnings`, hostname })
+    await runOk(sink.warning(sizeWarning()))
+    const [request] = requestsTo("/ntfy/warnings")
+    expect(decodeEncodedWord(String(request!.headers["title"]))).toBe("\u00b5backup myhost: db (warning)")
+    expect(request!.headers["priority"]).toBe("default")
+    expect(request!.body.toString("utf8")).toBe(sizeWarning().message)
   })
 
   it("no token, no Authorization; a long error is cut to ntfy's 4096-byte message", async () => {
@@ -160,6 +169,26 @@ describe("webhooks", () => {
     })
     expect(finished["service"]).toBeUndefined()
     expect(String(finished["message"])).toBe(`2 targets: 1 stored, 1 failed (db) in 1m2s\n\ndb (host: pg_dump db) failed:\n${pgError}`)
+  })
+
+  it("backup_warning: the warning's kind, backup and figures", async () => {
+    const before = requestsTo("/hooks/secret-hook-id").length
+    await runOk(sink().warning(sizeWarning()))
+    const warning = bodies()[before]!
+    expect(Object.keys(warning).slice(0, 6)).toEqual(["event", "host", "service", "title", "message", "timestamp"])
+    expect(warning).toMatchObject({
+      event: "backup_warning",
+      host: hostname,
+      service: "db",
+      title: "\u00b5backup myhost: db (warning)",
+      message: sizeWarning().message,
+      kind: "SizeDrop",
+      backup_id: "db/2026-01-02T01-00-00Z.sql.zst.age",
+      size_bytes: 1024,
+      median_bytes: 100_000,
+      ratio: 0.5,
+      window: 7
+    })
   })
 
   it("credentials in the URL become Basic auth (fetch refuses them in the URL); the sender says it is ubackup", async () => {

@@ -121,6 +121,44 @@ describe("ubackup now", () => {
   })
 })
 
+describe("ubackup now: size drops", () => {
+  it("a backup far below the service's recent ones warns through the sinks, normal variation does not; a corrupt history is rebuilt", async () => {
+    const sizeFile = path.join(dir, "dump-size")
+    const config = writeConfig("sizes", {
+      static_targets: [{ service_name: "alerts-sizes", backup_command: ["sh", "-c", `head -c "$(cat '${sizeFile}')" /dev/urandom`] }],
+      alertmanager: { baseurl: lambda.baseurl }
+    })
+    const history = path.join(dir, "history.json")
+    const runWith = async (bytes: number) => {
+      fs.writeFileSync(sizeFile, String(bytes))
+      const run = await ubackup(["now", "--config", config])
+      expect(run.code, run.stderr).toBe(0)
+      return run
+    }
+    // normal variation, within a factor of two of the median
+    for (const bytes of [100_000, 120_000, 80_000, 110_000, 60_000]) await runWith(bytes)
+    expect(lambda.activeAlerts()).toEqual([])
+    const saved = JSON.parse(fs.readFileSync(history, "utf8"))
+    expect(saved.version).toBe(1)
+    expect(saved.services["alerts-sizes"]).toHaveLength(5)
+    expect((fs.statSync(history).mode & 0o777).toString(8)).toBe("600")
+
+    // an empty database's dump: a warning, with the figures; the run still succeeds
+    const shrunk = await runWith(1_000)
+    expect(shrunk.stderr).toMatch(/alerts-sizes: .* is 1\.\d KiB, 1% of the median 9\d\.\d KiB of the last 5 backups/)
+    const [warning] = lambda.activeAlerts()
+    expect(warning!.subject).toBe(`\u00b5backup ${hostname}: alerts-sizes (warning)`)
+    expect(warning!.details).toMatch(/1% of the median .* was the right thing backed up\?/)
+
+    // a corrupt state file is rebuilt, not fatal
+    fs.writeFileSync(history, "{ not json")
+    const rebuilt = await runWith(100_000)
+    expect(rebuilt.stderr).toMatch(/backup history .*history\.json is not a valid history file: starting an empty one/)
+    expect(JSON.parse(fs.readFileSync(history, "utf8")).services["alerts-sizes"]).toHaveLength(1)
+    expect(fs.readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([])
+  }, 120_000)
+})
+
 describe("scheduler run", () => {
   it("--run-now: the alert and the check-in of the first run, then it waits for the schedule", async () => {
     const config = writeConfig("scheduler", { static_targets: [failingTarget, okTarget], alertmanager: { baseurl: lambda.baseurl } })

@@ -3,6 +3,7 @@
  * the way ubackup decodes it, a short retry policy, captured log lines, and
  * a small HTTP server that records what it is sent.
  */
+import type { Warning } from "../../src/domain/Warning.ts"
 import { Effect, type Exit, type Layer, Logger, Schema } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -29,6 +30,15 @@ export const storedOutcome = (service: string): Outcome => ({
     _tag: "Stored",
     backup: { id: `${service}/2026-01-02T01-00-00Z.sql.zst.age`, size: 4096, modified: new Date(), bytesIn: 10_000, durationMs: 2345 }
   }
+})
+
+/** A size-drop warning about db, as runReported raises it. */
+export const sizeWarning = (service = "db"): Warning => ({
+  kind: "SizeDrop",
+  service,
+  backupId: `${service}/2026-01-02T01-00-00Z.sql.zst.age`,
+  message: `${service}/2026-01-02T01-00-00Z.sql.zst.age is 1.0 KiB, 1% of the median 97.7 KiB of the last 7 backups (warned below 50%): was the right thing backed up?`,
+  figures: { size_bytes: 1024, median_bytes: 100_000, ratio: 0.5, window: 7 }
 })
 
 export const runReport = (outcomes: ReadonlyArray<Outcome>, hostname = "myhost", durationMs = 61_500): RunReport => {

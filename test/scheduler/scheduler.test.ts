@@ -59,6 +59,7 @@ const harness = (targets: ReadonlyArray<Target>, took: (target: Target) => Durat
         Effect.sync(() => void recorder.runs.push({ at: startedAt.getTime(), whole, services: [], checkedIn: false })),
       targetFailed: () => Effect.succeed(true),
       targetStored: (outcome) => Effect.sync(() => void recorder.runs.at(-1)!.services.push(outcome.service)),
+      warning: () => Effect.succeed(true),
       runFinished: () => Effect.sync(() => void (recorder.runs.at(-1)!.checkedIn = true))
     })
   )
