@@ -90,7 +90,7 @@ export const makeLambdaAlertmanager = (options: LambdaAlertmanagerOptions): Aler
 
   // lambda-alertmanager has no severities: a warning is an alert, its subject marked
   const warning = Effect.fn("lambdaAlertmanager.warning")(function*(warning: Warning) {
-    yield* ingest(`warning for ${warning.service}`, warningSubject(options.hostname, warning.service), warning.message)
+    yield* ingest(`warning for ${warning.service}`, warningSubject(options.hostname, warning), warning.message)
   })
 
   const runFinished = Effect.fn("lambdaAlertmanager.runFinished")(function*(_report: RunReport, allAlertsDelivered: boolean) {

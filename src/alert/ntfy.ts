@@ -11,7 +11,7 @@ import { Effect, Redacted } from "effect"
 import { errorOf, type Outcome } from "../domain/Outcome.ts"
 import { send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
-import type { Warning } from "../domain/Warning.ts"
+import { severityOf, type Warning } from "../domain/Warning.ts"
 import { targetSubject, truncateUtf8, warningSubject } from "./text.ts"
 
 export const sinkName = "ntfy"
@@ -56,9 +56,14 @@ export const makeNtfy = (options: NtfyOptions): AlertSink => {
     )
   })
 
-  // a stored backup that looks wrong: ntfy's default priority, below a failure's
+  // a size drop: ntfy's default priority, below a failure's; a stale or unrestorable backup is as bad as a failure
   const warning = Effect.fn("ntfy.warning")(function*(warning: Warning) {
-    yield* push(`warning for ${warning.service}`, warningSubject(options.hostname, warning.service), "default", warning.message)
+    yield* push(
+      `warning for ${warning.service}`,
+      warningSubject(options.hostname, warning),
+      severityOf(warning) === "critical" ? "high" : "default",
+      warning.message
+    )
   })
 
   return makeSink({ name: sinkName, targetFailed, warning })

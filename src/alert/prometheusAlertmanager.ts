@@ -17,13 +17,17 @@ import { Clock, Effect } from "effect"
 import { errorOf, type Outcome } from "../domain/Outcome.ts"
 import { send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
-import type { Warning } from "../domain/Warning.ts"
+import { severityOf, type Warning } from "../domain/Warning.ts"
 import { targetSubject, warningSubject } from "./text.ts"
 
 export const sinkName = "prometheus-alertmanager"
 export const alertName = "UbackupBackupFailed"
-/** A stored backup that looks wrong (a size drop); it expires like a failure, and no stored backup resolves it. */
-export const warningAlertName = "UbackupBackupSuspicious"
+/** The alert of each kind of warning; they expire like a failure's, and no stored backup resolves them. */
+export const warningAlertNames: Readonly<Record<Warning["kind"], string>> = {
+  SizeDrop: "UbackupBackupSuspicious",
+  Stale: "UbackupBackupStale",
+  DrillFailed: "UbackupDrillFailed"
+}
 
 /** How long a fired alert stays active without a re-send: one daily run and an hour of grace. */
 const firingFor = 25 * 3600 * 1000
@@ -92,8 +96,18 @@ export const makePrometheusAlertmanager = (options: PrometheusAlertmanagerOption
       url: endpoint,
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify([{
-        labels: { alertname: warningAlertName, severity: "warning", ...options.labels, host: options.hostname, service: warning.service },
-        annotations: { summary: warningSubject(options.hostname, warning.service), description: warning.message, backup_id: warning.backupId },
+        labels: {
+          alertname: warningAlertNames[warning.kind],
+          severity: severityOf(warning),
+          ...options.labels,
+          host: options.hostname,
+          service: warning.service
+        },
+        annotations: {
+          summary: warningSubject(options.hostname, warning),
+          description: warning.message,
+          ...(warning.backupId === undefined ? {} : { backup_id: warning.backupId })
+        },
         startsAt: new Date(now).toISOString(),
         endsAt: new Date(now + firingFor).toISOString()
       }])

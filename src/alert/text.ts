@@ -4,6 +4,7 @@
  */
 import { formatDuration } from "../domain/duration.ts"
 import { errorOf, failedOutcomes, type RunReport } from "../domain/Outcome.ts"
+import { type Warning, warningLabel } from "../domain/Warning.ts"
 
 /** `µbackup <hostname>`: the dead man's switch subject. U+00B5, not Greek mu U+03BC. */
 export const hostSubject = (hostname: string) => `\u00b5backup ${hostname}`
@@ -11,8 +12,9 @@ export const hostSubject = (hostname: string) => `\u00b5backup ${hostname}`
 /** `µbackup <hostname>: <service>`: a failure alert's subject. */
 export const targetSubject = (hostname: string, service: string) => `${hostSubject(hostname)}: ${service}`
 
-/** `µbackup <hostname>: <service> (warning)`: a warning's subject. */
-export const warningSubject = (hostname: string, service: string) => `${targetSubject(hostname, service)} (warning)`
+/** `µbackup <hostname>: <service> (warning)`, `(stale backup)`, `(restore drill failed)`: a warning's subject. */
+export const warningSubject = (hostname: string, warning: Warning) =>
+  `${targetSubject(hostname, warning.service)} (${warningLabel(warning)})`
 
 /** `3 targets: 2 stored, 1 failed (db) in 1m2s`, or `no targets in 12ms`. */
 export const runSummary = (report: RunReport): string => {

@@ -13,7 +13,7 @@ import { Clock, Effect, Redacted } from "effect"
 import { errorOf, failedOutcomes, type Outcome, type RunReport } from "../domain/Outcome.ts"
 import { displayUrl, send } from "./http.ts"
 import { type AlertSink, makeSink } from "./sink.ts"
-import type { Warning } from "../domain/Warning.ts"
+import { severityOf, type Warning } from "../domain/Warning.ts"
 import { hostSubject, runReportText, targetSubject, warningSubject } from "./text.ts"
 
 export interface WebhookOptions {
@@ -82,8 +82,8 @@ export const makeWebhook = (options: WebhookOptions): AlertSink => {
     yield* post(
       "backup_warning",
       `backup_warning event for ${warning.service}`,
-      { service: warning.service, title: warningSubject(options.hostname, warning.service), message: warning.message },
-      { kind: warning.kind, backup_id: warning.backupId, ...warning.figures }
+      { service: warning.service, title: warningSubject(options.hostname, warning), message: warning.message },
+      { kind: warning.kind, severity: severityOf(warning), backup_id: warning.backupId ?? null, ...warning.figures }
     )
   })
 

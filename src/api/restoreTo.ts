@@ -25,26 +25,45 @@ export class RestoreCommandFailed extends Schema.TaggedError<RestoreCommandFaile
   }
 }
 
-/** Pipes `plaintext` into `argv` run on this host (stdout and stderr are this process's); fails unless it exits 0. */
-export const restoreToHostCommand = <E, R>(argv: ReadonlyArray<string>, plaintext: Stream.Stream<Uint8Array, E, R>) =>
+export interface HostCommandOptions {
+  /**
+   * `inherit` (default): the command's stdout and stderr are this process's.
+   * `discard`: its stdout goes nowhere (a check such as `tar -t` lists every
+   * file) and the end of its stderr goes into the error.
+   */
+  readonly output?: "inherit" | "discard" | undefined
+}
+
+/** Pipes `plaintext` into `argv` run on this host; fails unless it exits 0. */
+export const restoreToHostCommand = <E, R>(
+  argv: ReadonlyArray<string>,
+  plaintext: Stream.Stream<Uint8Array, E, R>,
+  options: HostCommandOptions = {}
+) =>
   Effect.gen(function*() {
     const command = JSON.stringify(argv.join(" "))
-    const failed = (exitCode: number | null, signal: string | null, detail: string) =>
-      new RestoreCommandFailed({ command, exitCode, signal, detail })
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "inherit", "inherit"] })
+    const stderr = new OutputTail()
+    const failed = (exitCode: number | null, signal: string | null, detail: string) => {
+      const said = stderr.text().trim()
+      return new RestoreCommandFailed({ command, exitCode, signal, detail: said === "" ? detail : `${detail}; its stderr ended with: ${said}` })
+    }
+    const discard = options.output === "discard"
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", discard ? "ignore" : "inherit", discard ? "pipe" : "inherit"] })
+    child.stderr?.on("data", (chunk: Buffer) => stderr.append(chunk))
+    const input = child.stdin!
     const exited = new Promise<{ code: number | null; signal: string | null; error?: Error }>((resolve) => {
       child.once("error", (error) => resolve({ code: null, signal: null, error }))
       child.once("close", (code, signal) => resolve({ code, signal }))
     })
     // a command that stops reading early closes its stdin: its exit status says what happened, not EPIPE
-    child.stdin.on("error", () => undefined)
+    input.on("error", () => undefined)
     const stdinClosed = "stdin closed" as const
     const stop = Effect.sync(() => void child.kill("SIGTERM"))
     const fed = yield* Stream.run(
       // stopped as the failure surfaces, before the sink's end closes the
       // command's stdin: an EOF first would let it finish with what it has
       plaintext.pipe(Stream.tapCause(() => stop)),
-      NodeSink.fromWritable<typeof stdinClosed, Uint8Array>({ evaluate: () => child.stdin, onError: () => stdinClosed, endOnDone: true })
+      NodeSink.fromWritable<typeof stdinClosed, Uint8Array>({ evaluate: () => input, onError: () => stdinClosed, endOnDone: true })
     ).pipe(
       Effect.tapCause(() => stop),
       Effect.onInterrupt(() => stop),

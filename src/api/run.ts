@@ -29,13 +29,17 @@ export const historyPath = (loaded: LoadedConfig, env: Record<string, string | u
     ? path.resolve(loaded.source.baseDirectory, loaded.config.historyFile)
     : path.join(env.UBACKUP_STATE_DIR?.trim() || loaded.source.baseDirectory, "history.json")
 
+/** The alert sinks the config names, for this host, over fetch. */
+export const layerAlertsOf = (loaded: LoadedConfig) =>
+  Layer.unwrap(Effect.gen(function*() {
+    return layerAlerts(loaded.config, yield* Hostname)
+  })).pipe(Layer.provide(layerHttpClient))
+
 export const layerRun = (loaded: LoadedConfig) =>
   Layer.mergeAll(
     BackupHistory.layerFile(historyPath(loaded)),
     Layer.mergeAll(targetsLayer(loaded.config), snapshotLayer).pipe(Layer.provide(dockerEngineLayer(loaded))),
     layerPipeline(loaded),
     layerMetrics,
-    Layer.unwrap(Effect.gen(function*() {
-      return layerAlerts(loaded.config, yield* Hostname)
-    })).pipe(Layer.provide(layerHttpClient))
+    layerAlertsOf(loaded)
   )

@@ -8,6 +8,7 @@ import * as crypto from "node:crypto"
 import type { DecryptionKeys } from "../encryption/keys.ts"
 import { Storage } from "../storage/Storage.ts"
 import { plaintext } from "./plaintext.ts"
+import type { RestoreError } from "./Ubackup.ts"
 
 export interface Verification {
   readonly id: string
@@ -27,8 +28,16 @@ export class NoBackups extends Schema.TaggedError<NoBackups>()("NoBackups", { se
   }
 }
 
-/** Fetches, decrypts and decompresses backup `id` to nowhere; fails with the first damage found. */
-export const verifyBackup = (id: string, keys: DecryptionKeys) =>
+/**
+ * Fetches, decrypts and decompresses backup `id`, and fails with the first
+ * damage found. The plaintext goes to nowhere, or into `consume` (a drill's
+ * check command), which sees it as it is hashed.
+ */
+export const verifyBackup = <E = never, R = never>(
+  id: string,
+  keys: DecryptionKeys,
+  consume?: (plaintext: Stream.Stream<Uint8Array, RestoreError>) => Effect.Effect<void, E, R>
+) =>
   Effect.gen(function*() {
     const storage = yield* Storage
     const started = yield* Clock.currentTimeMillis
@@ -39,10 +48,12 @@ export const verifyBackup = (id: string, keys: DecryptionKeys) =>
       storedBytes += chunk.length
       return chunk
     }))
-    yield* stored.pipe(plaintext(keys), Stream.runForEach((chunk) => Effect.sync(() => {
+    const hashed = stored.pipe(plaintext(keys), Stream.map((chunk) => {
       hash.update(chunk)
       plaintextBytes += chunk.length
-    })))
+      return chunk
+    }))
+    yield* consume === undefined ? Stream.runDrain(hashed) : consume(hashed)
     const durationMs = (yield* Clock.currentTimeMillis) - started
     return { id, storedBytes, plaintextBytes, sha256: hash.digest("hex"), durationMs } satisfies Verification
   })

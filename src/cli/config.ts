@@ -83,6 +83,7 @@ const defaultConfigCommand = (name: string) => Command.make(
           metrics_listen: "127.0.0.1:9876",
           metrics_textfile: "/var/lib/prometheus/node-exporter/ubackup.prom",
           size_drop: { ratio: 0.5, window: 7 },
+          drill: { stale_after: "26h", checks: { postgres: ["pg_restore", "--list"], files: ["tar", "-t"] } },
           history_file: "/var/lib/ubackup/history.json"
         }
         : { ...keys, docker_endpoint: "unix:///var/run/docker.sock", storage: { local: { path: defaultLocalPath } } }

@@ -6,6 +6,7 @@ import * as NodeSink from "@effect/platform-node/NodeSink"
 import { Effect, Schema, Stream } from "effect"
 import * as fs from "node:fs/promises"
 import { stdin } from "../snapshot/stdin.ts"
+import { printableLine } from "../text/printable.ts"
 
 export class OutputError extends Schema.TaggedError<OutputError>()("OutputError", {
   cause: Schema.Defect()
@@ -59,3 +60,10 @@ export const readTextFile = (path: string) =>
         detail: (cause as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : `cannot read: ${(cause as Error).message}`
       })
   })
+
+/** Cells are escaped to one line each: names and errors may come from a container. */
+export const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const cells = rows.map((row) => row.map(printableLine))
+  const widths = cells[0]!.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)))
+  return cells.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join("  ")).join("\n")
+}

@@ -13,6 +13,7 @@ import { interruptedExitCode, StopExitCode } from "./exit.ts"
 import { configCommand, init, printDefaultConfig } from "./config.ts"
 import { decryptionKeyGenerate, decryptionKeyToEncryptionKey } from "./keys.ts"
 import { OutputError } from "./io.ts"
+import { drillCommand } from "./drill.ts"
 import { decryptAndDecompressCommand, decryptCommand, restoreCommand, storageCommand, verifyCommand } from "./restore.ts"
 import { printable } from "../text/printable.ts"
 
@@ -29,6 +30,7 @@ export const ubackup = Command.make("ubackup").pipe(
     decryptCommand,
     verifyCommand,
     restoreCommand,
+    drillCommand,
     decryptAndDecompressCommand,
     storageCommand,
     decryptionKeyGenerate,

@@ -9,17 +9,9 @@ import { writeTextfile } from "../metrics/publish.ts"
 import { runReported } from "../pipeline/reported.ts"
 import type { Outcome } from "../domain/Outcome.ts"
 import { formatBytes } from "../domain/size.ts"
-import { printableLine } from "../text/printable.ts"
-import { printLine } from "./io.ts"
+import { printLine, table } from "./io.ts"
 import { layerRun } from "../api/run.ts"
 import { configFlag, lowerPriority } from "./shared.ts"
-
-/** Cells are escaped to one line each: names and errors may come from a container. */
-const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const cells = rows.map((row) => row.map(printableLine))
-  const widths = cells[0]!.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)))
-  return cells.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join("  ")).join("\n")
-}
 
 export const summaryTable = (outcomes: ReadonlyArray<Outcome>): string =>
   table([

@@ -63,6 +63,11 @@ export const Config = Schema.Struct({
     ratio: Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 })).pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed(0.5))),
     window: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 30 })).pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed(7)))
   })),
+  /** `ubackup drill`: check commands per service, the stale threshold, a schedule for `drill --schedule` without a value. */
+  drill: Schema.optionalKey(Schema.Struct({
+    checks: Schema.optionalKey(Schema.Record(Schema.String, Schema.NonEmptyArray(Schema.NonEmptyString))),
+    staleAfter: DurationText.pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed("26h")))
+  }).pipe(Schema.encodeKeys({ staleAfter: "stale_after" }))),
   /** `now`: also write the metrics, atomically, to this node_exporter textfile (`…/ubackup.prom`). */
   metricsTextfile: Schema.optionalKey(Schema.String.check(Schema.makeFilter((file: string) => file.endsWith(".prom") || "Expected a path ending in .prom")))
 }).pipe(Schema.encodeKeys({

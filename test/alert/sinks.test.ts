@@ -183,6 +183,7 @@ describe("webhooks", () => {
       title: "\u00b5backup myhost: db (warning)",
       message: sizeWarning().message,
       kind: "SizeDrop",
+      severity: "warning",
       backup_id: "db/2026-01-02T01-00-00Z.sql.zst.age",
       size_bytes: 1024,
       median_bytes: 100_000,

@@ -125,4 +125,18 @@ describe.runIf(ready)("ubackup now with PostgreSQL", () => {
     expect(failing.code).toBe(1)
     expect(failing.stderr).toMatch(/exited with status 2.*no_such_database/s)
   }, 120_000)
+
+  it("drill: the newest dump checked by psql into a scratch database of the fresh server; a check that fails fails the drill", async () => {
+    await target.sql("postgres", "CREATE DATABASE scratch")
+    const check = `docker exec -i ${fresh} psql -U postgres -d scratch -v ON_ERROR_STOP=1 --single-transaction -q`
+    const run = await ubackup(["drill", "--key", keyFile, "--config", configFile, "--service", source, "--check-command", check, "--json"])
+    expect(run.code, run.stderr).toBe(0)
+    const [result] = JSON.parse(run.stdout.toString()) as Array<Record<string, unknown>>
+    expect(result).toMatchObject({ service: source, ok: true, stale: false, check: check.split(" ") })
+    expect(await target.sql("scratch", "SELECT count(*) FROM events")).toBe(await db.sql("app", "SELECT count(*) FROM events"))
+    // the same dump again into the same database: CREATE TABLE fails, psql exits 3, the drill fails
+    const again = await ubackup(["drill", "--key", keyFile, "--config", configFile, "--service", source, "--check-command", check])
+    expect(again.code).toBe(1)
+    expect(again.stdout.toString()).toMatch(/FAILED\s.*exited with status 3; its stderr ended with: .*already exists/)
+  }, 120_000)
 })

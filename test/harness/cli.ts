@@ -32,6 +32,7 @@ export const verbs: ReadonlyArray<ReadonlyArray<string>> = [
   ["decrypt-and-decompress"],
   ["verify"],
   ["restore"],
+  ["drill"],
   ["storage"],
   ["storage", "ls"],
   ["storage", "ls-services"],
