@@ -6,7 +6,8 @@ import { backupOne } from "../pipeline/backup.ts"
 import { stdin } from "../snapshot/stdin.ts"
 import { formatBytes } from "../domain/size.ts"
 import { printLine, printNote } from "./io.ts"
-import { configFlag, withPipeline } from "./shared.ts"
+import { withProgress, stdinSize } from "./progress.ts"
+import { configFlag, quietFlag, withPipeline } from "./shared.ts"
 
 export const manualBackup = Command.make(
   "manual-backup",
@@ -17,16 +18,17 @@ export const manualBackup = Command.make(
       Flag.withDescription("What the stream holds, e.g. .sql or .tar"),
       Flag.withDefault("")
     ),
+    quiet: quietFlag,
     config: configFlag
   },
-  ({ serviceName, taskId, fileExtension, config }) =>
+  ({ serviceName, taskId, fileExtension, quiet, config }) =>
     withPipeline(config, (loaded) =>
       backupOne({
         service: serviceName,
         taskId,
         fileExtension,
         sourceName: "standard input",
-        snapshot: stdin(),
+        snapshot: stdin().pipe(withProgress({ label: "standard input", totalBytes: stdinSize(), quiet })),
         maxBytes: limitsOf(loaded.config).maxBytes
       })).pipe(
       Effect.tap((result) =>

@@ -3,7 +3,6 @@ import { Effect, Layer, Schedule, Schema } from "effect"
 import { Command, Flag } from "effect/cli"
 import { type DrillResult, drill, formatAge, reportDrill } from "../api/drill.ts"
 import { layerAlertsOf } from "../api/run.ts"
-import { layerStorage } from "../config/layers.ts"
 import { loadConfig } from "../config/load.ts"
 import { isCron } from "../domain/cron.ts"
 import { formatDuration, parseDuration } from "../domain/duration.ts"
@@ -12,7 +11,7 @@ import { parseDecryptionKeys } from "../encryption/keys.ts"
 import { splitShellWords } from "../discovery/shellWords.ts"
 import { stopIsSuccess } from "./exit.ts"
 import { InvalidFlagError, printLine, readTextFile, table } from "./io.ts"
-import { configFlag } from "./shared.ts"
+import { configFlag, layerStorageWithProgress, quietFlag } from "./shared.ts"
 
 /** Some services failed the drill (each is in the table and was alerted). */
 export class DrillFailed extends Schema.TaggedError<DrillFailed>()("DrillFailed", {
@@ -80,9 +79,10 @@ export const drillCommand = Command.make(
       Flag.withDescription("Run on this 5-field cron (in schedule_timezone) until stopped, e.g. '0 6 * * *'"),
       Flag.optional
     ),
+    quiet: quietFlag,
     config: configFlag
   },
-  ({ key, services, checkCommand, staleAfter, json, schedule, config }) =>
+  ({ key, services, checkCommand, staleAfter, json, schedule, quiet, config }) =>
     Effect.gen(function*() {
       const keys = yield* readTextFile(key).pipe(Effect.flatMap((text) => parseDecryptionKeys(text, key)))
       const loaded = yield* loadConfig(config)
@@ -116,7 +116,7 @@ export const drillCommand = Command.make(
         if (results.length === 0) return yield* Effect.fail(new DrillFailed({ failed: 0, total: 0 }))
         if (failed > 0) return yield* Effect.fail(new DrillFailed({ failed, total: results.length }))
       })
-      const layer = Layer.mergeAll(layerStorage(loaded), layerAlertsOf(loaded))
+      const layer = Layer.mergeAll(layerStorageWithProgress(loaded, quiet), layerAlertsOf(loaded))
       if (schedule._tag === "None") return yield* Effect.provide(once, layer)
       yield* stopIsSuccess
       yield* Effect.logInfo(`restore drills on "${schedule.value}" (${loaded.config.scheduleTimezone})`)

@@ -26,13 +26,34 @@ export const summaryTable = (outcomes: ReadonlyArray<Outcome>): string =>
     ])
   ])
 
+export const summaryJson = (outcomes: ReadonlyArray<Outcome>): string =>
+  JSON.stringify(
+    outcomes.map((outcome) => {
+      const stored = outcome.result._tag === "Stored" ? outcome.result.backup : undefined
+      return {
+        service: outcome.service,
+        task_id: outcome.taskId,
+        source: outcome.source,
+        ok: stored !== undefined,
+        backup_id: stored?.id ?? null,
+        bytes_in: stored?.bytesIn ?? null,
+        size_bytes: stored?.size ?? null,
+        duration_ms: Math.round(outcome.durationMs),
+        error: outcome.result._tag === "Stored" ? null : outcome.result.error
+      }
+    }),
+    null,
+    2
+  )
+
 export const now = Command.make(
   "now",
   {
     dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("List the targets and their commands; back up nothing"), Flag.withDefault(false)),
+    json: Flag.Boolean("json").pipe(Flag.withDescription("Print the summary as a JSON array, one object per target"), Flag.withDefault(false)),
     config: configFlag
   },
-  ({ dryRun, config }) =>
+  ({ dryRun, json, config }) =>
     Effect.gen(function*() {
       if (!dryRun) yield* lowerPriority
       const loaded = yield* loadConfig(config)
@@ -55,7 +76,7 @@ export const now = Command.make(
           abandonedAfterMs: parseDuration(loaded.config.abortIncompleteUploadsAfter),
           sizeDrop: loaded.config.sizeDrop
         })
-        yield* printLine(outcomes.length === 0 ? "no targets" : summaryTable(outcomes))
+        yield* printLine(json ? summaryJson(outcomes) : outcomes.length === 0 ? "no targets" : summaryTable(outcomes))
         if (loaded.config.metricsTextfile !== undefined) yield* writeTextfile(loaded.config.metricsTextfile)
         if (verdict !== undefined) return yield* Effect.fail(verdict)
       }).pipe(Effect.provide(layerRun(loaded)))

@@ -13,7 +13,8 @@ import { Storage } from "../storage/Storage.ts"
 import { printable } from "../text/printable.ts"
 import { InvalidFlagError, printLine, readTextFile, toStdout } from "./io.ts"
 import { writeFileAtomically } from "../stream/atomicFile.ts"
-import { configFlag, withStorage } from "./shared.ts"
+import { withProgress, stdinSize } from "./progress.ts"
+import { configFlag, layerStorageWithProgress, quietFlag, withStorage } from "./shared.ts"
 import { plaintext } from "../api/plaintext.ts"
 import { latestBackup, verifyBackup, type Verification } from "../api/verify.ts"
 import { restoreIntoContainer, restoreToHostCommand } from "../api/restoreTo.ts"
@@ -27,12 +28,13 @@ const decryptAs = (name: string) => Command.make(
   name,
   {
     keyFile: Argument.String("keyfile").pipe(Argument.withDescription("Decryption key: PEM RSA private key or age identity file")),
-    raw: Flag.Boolean("raw").pipe(Flag.withDescription("Do not decompress: write the zstd/gzip stream"), Flag.withDefault(false))
+    raw: Flag.Boolean("raw").pipe(Flag.withDescription("Do not decompress: write the zstd/gzip stream"), Flag.withDefault(false)),
+    quiet: quietFlag
   },
-  ({ keyFile, raw }) =>
+  ({ keyFile, raw, quiet }) =>
     Effect.gen(function*() {
       const keys = yield* readKeys(keyFile)
-      const plaintext = stdin().pipe(decrypt(keys, {
+      const plaintext = stdin().pipe(withProgress({ label: "standard input", totalBytes: stdinSize(), quiet }), decrypt(keys, {
         onFormat: (format) => {
           if (format === "ubackup-aes") {
             process.stderr.write(
@@ -72,9 +74,10 @@ export const verifyCommand = Command.make(
     latest: Flag.String("latest").pipe(Flag.withDescription("Verify the service's newest backup instead of an ID"), Flag.optional),
     all: Flag.Boolean("all").pipe(Flag.withDescription("Verify every service's newest backup"), Flag.withDefault(false)),
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print a JSON array, one object per backup"), Flag.withDefault(false)),
+    quiet: quietFlag,
     config: configFlag
   },
-  ({ id, key, latest, all, json, config }) =>
+  ({ id, key, latest, all, json, quiet, config }) =>
     Effect.gen(function*() {
       const chosen = [id._tag === "Some", latest._tag === "Some", all].filter(Boolean).length
       if (chosen !== 1) {
@@ -111,7 +114,7 @@ export const verifyCommand = Command.make(
       // one backup: its own error, whose message says which damage; several: each was printed
       if (results.length === 1) return yield* Effect.fail(failures[0]!)
       return yield* Effect.fail(new VerifyFailed({ failed: failures.length, total: results.length }))
-    }).pipe(withStorage(config))
+    }).pipe(withStorage(config, quiet))
 ).pipe(Command.withDescription(
   "Fetch a backup, authenticate every chunk and decompress it to nowhere: prints its plaintext size, SHA-256 and how long it took"
 ))
@@ -130,9 +133,10 @@ export const restoreCommand = Command.make(
       Flag.withDescription("Run the command in this container (name or ID) through the Docker exec API, its stdin attached"),
       Flag.optional
     ),
+    quiet: quietFlag,
     config: configFlag
   },
-  ({ args, key, latest, host, into, config }) =>
+  ({ args, key, latest, host, into, quiet, config }) =>
     Effect.gen(function*() {
       const id: string | undefined = latest._tag === "Some" ? undefined : args[0]
       const argv: ReadonlyArray<string> = latest._tag === "Some" ? args : args.slice(1)
@@ -161,7 +165,7 @@ export const restoreCommand = Command.make(
           )
           : restoreToHostCommand(argv, backup)
         yield* Effect.logInfo(`restored ${printable(backupId)}`)
-      }).pipe(Effect.provide(layerStorage(loaded)))
+      }).pipe(Effect.provide(layerStorageWithProgress(loaded, quiet)))
     })
 ).pipe(
   Command.withDescription(
@@ -174,11 +178,19 @@ const ls = Command.make(
   {
     service: Argument.String("service"),
     long: Flag.Boolean("long").pipe(Flag.withAlias("l"), Flag.withDescription("Add size (bytes) and time, tab-separated"), Flag.withDefault(false)),
+    json: Flag.Boolean("json").pipe(Flag.withDescription("Print a JSON array: id, size_bytes, modified"), Flag.withDefault(false)),
     config: configFlag
   },
-  ({ service, long, config }) =>
+  ({ service, long, json, config }) =>
     Effect.gen(function*() {
       const backups = yield* (yield* Storage).list(service)
+      if (json) {
+        return yield* printLine(JSON.stringify(
+          backups.map((backup) => ({ id: backup.id, size_bytes: backup.size, modified: backup.modified.toISOString() })),
+          null,
+          2
+        ))
+      }
       for (const backup of backups) {
         yield* printLine(long ? `${backup.id}\t${backup.size}\t${backup.modified.toISOString()}` : backup.id)
       }
@@ -207,16 +219,17 @@ const get = Command.make(
       Flag.withDescription("Write to this file instead of stdout, atomically: it appears only once complete"),
       Flag.optional
     ),
+    quiet: quietFlag,
     config: configFlag
   },
-  ({ id, decryptKey, output, config }) =>
+  ({ id, decryptKey, output, quiet, config }) =>
     Effect.gen(function*() {
       const stored = (yield* Storage).get(id)
       const bytes = decryptKey._tag === "Some"
         ? Stream.unwrap(Effect.map(readKeys(decryptKey.value), (keys) => stored.pipe(plaintext(keys))))
         : stored
       yield* output._tag === "Some" ? writeFileAtomically(output.value, bytes, 0o600) : toStdout(bytes)
-    }).pipe(withStorage(config))
+    }).pipe(withStorage(config, quiet))
 ).pipe(Command.withDescription("Write a stored backup to stdout or a file: as stored (encrypted), or with --decrypt the plaintext"))
 
 const cleanup = Command.make(

@@ -1,9 +1,10 @@
 /** Flags and helpers several verb groups share. */
-import { Effect, type Option } from "effect"
+import { Effect, Layer, type Option } from "effect"
 import { Flag } from "effect/cli"
 import * as os from "node:os"
 import { layerPipeline, layerStorage } from "../config/layers.ts"
 import { type LoadedConfig, loadConfig } from "../config/load.ts"
+import { layerStorageProgress } from "./progress.ts"
 
 export const configFlag = Flag.String("config").pipe(
   Flag.withAlias("c"),
@@ -11,9 +12,19 @@ export const configFlag = Flag.String("config").pipe(
   Flag.optional
 )
 
-/** Runs `effect` with the storage the config names. */
-export const withStorage = (config: Option.Option<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(effect, layerStorage(loaded))))
+export const quietFlag = Flag.Boolean("quiet").pipe(
+  Flag.withAlias("q"),
+  Flag.withDescription("No progress line on stderr (there is none unless stderr is a terminal)"),
+  Flag.withDefault(false)
+)
+
+/** The storage the config names, its downloads showing progress unless `quiet` (see progress.ts). */
+export const layerStorageWithProgress = (loaded: LoadedConfig, quiet: boolean) =>
+  layerStorageProgress(quiet).pipe(Layer.provide(layerStorage(loaded)))
+
+/** Runs `effect` with the storage the config names (with progress on gets unless `quiet`). */
+export const withStorage = (config: Option.Option<string>, quiet = true) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(effect, layerStorageWithProgress(loaded, quiet))))
 
 /** Runs `f(config)` with the whole backup pipeline the config names. */
 export const withPipeline = <A, E, R>(config: Option.Option<string>, f: (loaded: LoadedConfig) => Effect.Effect<A, E, R>) =>

@@ -57,6 +57,8 @@ describe("local storage", () => {
       expect(listedId).toBe(id)
       expect(Number(size)).toBe(stat.size)
       expect(time).toBe(stat.mtime.toISOString())
+      const json = await ubackup(["storage", "ls", "--json", "files", "--config", config])
+      expect(JSON.parse(json.stdout.toString())).toEqual([{ id, size_bytes: stat.size, modified: stat.mtime.toISOString() }])
 
       const get = await ubackup(["storage", "get", id, "--config", config])
       expect(get.code, get.stderr).toBe(0)

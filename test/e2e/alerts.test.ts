@@ -100,6 +100,17 @@ describe("ubackup now", () => {
     expect(healthchecks.checks.get(check.uuid)!.status).toBe("up")
   })
 
+  it("--json: the summary as JSON, one object per target; a failed one carries its error and exit 1", async () => {
+    const config = writeConfig("json", { static_targets: [failingTarget, okTarget] })
+    const run = await ubackup(["now", "--json", "--config", config])
+    expect(run.code).toBe(1)
+    const summary = JSON.parse(run.stdout.toString()) as Array<Record<string, unknown>>
+    const byService = Object.fromEntries(summary.map((entry) => [entry.service, entry]))
+    expect(byService["alerts-ok"]).toMatchObject({ ok: true, task_id: "static", backup_id: expect.stringMatching(/^alerts-ok\//), error: null })
+    expect(Number(byService["alerts-ok"]!.size_bytes)).toBeGreaterThan(0)
+    expect(byService["alerts-broken"]).toMatchObject({ ok: false, backup_id: null, error: expect.stringContaining("exited with code 1") })
+  })
+
   it("a check-in that fails fails the run, after every backup was stored and the summary printed", async () => {
     lambda.respondWith = { status: 500, body: "store unavailable", path: "/deadmansswitch/checkin" }
     const config = writeConfig("checkin", { static_targets: [okTarget], alertmanager: { baseurl: lambda.baseurl } })
