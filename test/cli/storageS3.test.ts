@@ -14,6 +14,7 @@ import {
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  GetObjectCommand,
   PutObjectCommand,
   S3Client
 } from "@aws-sdk/client-s3"
@@ -238,6 +239,45 @@ describe.runIf(ready)("S3 storage (radosgw)", () => {
     expect(decryptCode, stderr.decrypt).toBe(0)
     expect(restored).toBe(total)
     expect(hash.digest("hex")).toBe(expected)
+  })
+
+  it("verify and drill on RGW: a good object passes; a flipped byte, a truncation, the wrong key and not a backup each fail with their own message", async () => {
+    const input = Buffer.concat([Buffer.from("a table row\n".repeat(200_000)), crypto.randomBytes(MiB)])
+    const backup = await ubackup(["manual-backup", "verify-s3", "t1", "--config", config], { input })
+    expect(backup.code, backup.stderr).toBe(0)
+    const id = backup.stdout.toString().trim()
+    const good = await ubackup(["verify", id, "--key", keyFile, "--config", config])
+    expect(good.code, good.stderr).toBe(0)
+    expect(good.stdout.toString().split("\t").slice(0, 4)).toEqual([
+      "ok",
+      id,
+      `${input.length} bytes`,
+      `sha256 ${crypto.createHash("sha256").update(input).digest("hex")}`
+    ])
+    const drill = await ubackup(["drill", "--key", keyFile, "--config", config, "--service", "verify-s3", "--json"])
+    expect(drill.code, drill.stderr).toBe(0)
+    expect(JSON.parse(drill.stdout.toString())[0]).toMatchObject({ ok: true, backup_id: id, plaintext_bytes: input.length })
+
+    const original = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: id }))).Body!.transformToByteArray())
+    const damagedAs = async (key: string, bytes: Buffer, keyPath = keyFile) => {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: bytes }))
+      return ubackup(["verify", key, "--key", keyPath, "--config", config])
+    }
+    const flipped = Buffer.from(original)
+    flipped[Math.floor(flipped.length * 0.6)]! ^= 1
+    const otherKey = path.join(dir, "other.key")
+    fs.writeFileSync(otherKey, (await ubackup(["decryption-key-generate", "--type", "x25519"])).stdout)
+    const results = [
+      await damagedAs("verify-s3/2026-01-01 0000Z_h_flipped.zst.age", flipped),
+      await damagedAs("verify-s3/2026-01-01 0000Z_h_cut.zst.age", original.subarray(0, Math.floor(original.length * 0.7))),
+      await damagedAs("verify-s3/2026-01-01 0000Z_h_wrongkey.zst.age", original, otherKey),
+      await damagedAs("verify-s3/2026-01-01 0000Z_h_text.zst.age", Buffer.from("just some text, not a backup\n"))
+    ]
+    expect(results.map((run) => run.code)).toEqual([1, 1, 1, 1])
+    expect(results[0]!.stderr).toMatch(/chunk \d+ failed authentication/)
+    expect(results[1]!.stderr).toMatch(/truncated/)
+    expect(results[2]!.stderr).toMatch(/no key opens this backup/)
+    expect(results[3]!.stderr).toMatch(/the input is not a backup/)
   })
 
   describe("storage ls over more than 1000 keys", () => {
