@@ -69,7 +69,9 @@ const drillService = (service: string, keys: DecryptionKeys, options: DrillOptio
     const stale = ageMs > staleAfterMs
     const found = { ...base, backupId: backup.id, backupTime, ageMs, stale }
     const verified = yield* Effect.result(
-      verifyBackup(backup.id, keys, check === undefined ? undefined : (plaintext) => restoreToHostCommand(check, plaintext, { output: "discard" }))
+      verifyBackup(backup.id, keys, check === undefined ? undefined : (plaintext) =>
+        // a check may stop reading once it has seen enough; the rest is still authenticated to its end
+        restoreToHostCommand(check, plaintext, { output: "discard", mayStopReading: true }))
     )
     if (verified._tag === "Failure") return { ...found, ok: false, problem: verified.failure.message } satisfies DrillResult
     const problem = stale
@@ -78,10 +80,36 @@ const drillService = (service: string, keys: DecryptionKeys, options: DrillOptio
     return { ...found, ok: !stale, verification: verified.success, problem } satisfies DrillResult
   })
 
-/** Drills each service in turn (one download at a time: a drill must not swamp the link the backups use). */
+/** What a drill reports when it cannot even list the services. */
+export const allServices = "(all services)"
+
+/**
+ * Drills each service in turn (one download at a time: a drill must not
+ * swamp the link the backups use). By default the services are those in
+ * storage and those with a check in `checks`, so that a service whose
+ * backups all vanished fails rather than drops out of the drill.
+ */
 export const drill = (keys: DecryptionKeys, options: DrillOptions = {}) =>
   Effect.gen(function*() {
-    const services = options.services ?? (yield* (yield* Storage).listServices)
+    let services = options.services
+    if (services === undefined) {
+      const storage = yield* Storage
+      const listed = yield* Effect.result(storage.listServices)
+      if (listed._tag === "Failure") {
+        return [{
+          service: allServices,
+          ok: false,
+          backupId: undefined,
+          backupTime: undefined,
+          ageMs: undefined,
+          stale: false,
+          verification: undefined,
+          check: undefined,
+          problem: `cannot list the services in ${storage.location}: ${listed.failure.message}`
+        }] satisfies ReadonlyArray<DrillResult>
+      }
+      services = [...new Set([...listed.success, ...Object.keys(options.checks ?? {})])].sort()
+    }
     return yield* Effect.forEach(services, (service) => drillService(service, keys, options))
   })
 
@@ -102,6 +130,7 @@ export const reportDrill = (results: ReadonlyArray<DrillResult>) =>
   Effect.gen(function*() {
     const alerts = yield* Alerts
     const warnings = results.flatMap((result) => drillWarning(result) ?? [])
-    const delivered = yield* Effect.forEach(warnings, (warning) => alerts.warning(warning))
-    return delivered.every(Boolean)
+    const delivered = (yield* Effect.forEach(warnings, (warning) => alerts.warning(warning))).every(Boolean)
+    if (!delivered) yield* Effect.logError("restore drill: not every failure reached every alert sink (see above)")
+    return delivered
   })

@@ -6,7 +6,6 @@
  * part-way, the command is stopped with SIGTERM before its stdin ends (a
  * `psql --single-transaction` then rolls back) and the damage is the error.
  */
-import * as NodeSink from "@effect/platform-node/NodeSink"
 import { type Cause, Duration, Effect, Schedule, Schema, Stream } from "effect"
 import { spawn } from "node:child_process"
 import { DockerEngine } from "../docker/DockerEngine.ts"
@@ -32,6 +31,13 @@ export interface HostCommandOptions {
    * file) and the end of its stderr goes into the error.
    */
   readonly output?: "inherit" | "discard" | undefined
+  /**
+   * True: a command that exits 0 without reading all of its input is fine
+   * (`pg_restore --list` reads only the archive's table of contents); the
+   * rest of the plaintext is still read to its end, so a damaged backup
+   * still fails. Default false: for a restore, stopping early is an error.
+   */
+  readonly mayStopReading?: boolean | undefined
 }
 
 /** Pipes `plaintext` into `argv` run on this host; fails unless it exits 0. */
@@ -56,15 +62,31 @@ export const restoreToHostCommand = <E, R>(
       child.once("close", (code, signal) => resolve({ code, signal }))
     })
     // a command that stops reading early closes its stdin: its exit status says what happened, not EPIPE
-    input.on("error", () => undefined)
+    let closed = false
+    input.on("error", () => void (closed = true))
     const stdinClosed = "stdin closed" as const
+    /** Writes with back-pressure; false once the command closed its stdin. */
+    const write = (chunk: Uint8Array) =>
+      Effect.callback<boolean>((resume) => {
+        if (closed || input.destroyed) return resume(Effect.succeed(false))
+        if (input.write(chunk)) return resume(Effect.succeed(true))
+        const done = () => {
+          input.off("drain", done).off("close", done)
+          resume(Effect.succeed(!closed && !input.destroyed))
+        }
+        input.on("drain", done).on("close", done)
+      })
     const stop = Effect.sync(() => void child.kill("SIGTERM"))
-    const fed = yield* Stream.run(
-      // stopped as the failure surfaces, before the sink's end closes the
-      // command's stdin: an EOF first would let it finish with what it has
-      plaintext.pipe(Stream.tapCause(() => stop)),
-      NodeSink.fromWritable<typeof stdinClosed, Uint8Array>({ evaluate: () => input, onError: () => stdinClosed, endOnDone: true })
-    ).pipe(
+    const fed = yield* plaintext.pipe(
+      // stopped as the failure surfaces, before stdin is ended: an EOF first
+      // would let the command finish with what it has
+      Stream.tapCause(() => stop),
+      Stream.runForEach((chunk) =>
+        closed
+          ? (options.mayStopReading ? Effect.void : Effect.fail(stdinClosed))
+          : Effect.flatMap(write(chunk), (open) => (open || options.mayStopReading ? Effect.void : Effect.fail(stdinClosed)))
+      ),
+      Effect.andThen(Effect.sync(() => void (closed || input.end()))),
       Effect.tapCause(() => stop),
       Effect.onInterrupt(() => stop),
       Effect.exit

@@ -59,6 +59,16 @@ export const now = Command.make(
       const loaded = yield* loadConfig(config)
       yield* Effect.gen(function*() {
         const discovered = yield* (yield* Targets).discover
+        if (dryRun && json) {
+          return yield* printLine(JSON.stringify(
+            [
+              ...discovered.targets.map((target) => ({ service: target.service, task_id: target.taskId, command: describeTarget(target), invalid: null })),
+              ...discovered.invalid.map((target) => ({ service: target.service, task_id: target.taskId, command: null, invalid: target.reason }))
+            ],
+            null,
+            2
+          ))
+        }
         if (dryRun) {
           yield* printLine(table([
             ["SERVICE", "TASK", "COMMAND"],

@@ -16,7 +16,13 @@ const redrawEveryMs = 250
 /** Whether progress is shown at all: stderr is a terminal and --quiet was not given. */
 export const progressShown = (quiet: boolean) => !quiet && process.stderr.isTTY === true
 
-const seconds = (ms: number) => (ms >= 3_600_000 ? `${Math.floor(ms / 3_600_000)}h${Math.round((ms % 3_600_000) / 60_000)}m` : ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s` : `${Math.round(ms / 1000)}s`)
+/** An ETA: `3s`, `2m5s`, `1h4m` (floored, so never `1m60s`). */
+const eta = (ms: number) => {
+  const total = Math.floor(ms / 1000)
+  if (total >= 3600) return `${Math.floor(total / 3600)}h${Math.floor((total % 3600) / 60)}m`
+  if (total >= 60) return `${Math.floor(total / 60)}m${total % 60}s`
+  return `${total}s`
+}
 
 /** `12.0 MiB, 48.0 MiB/s, 40% ETA 3s: label`: the figures first, so that a narrow terminal cuts the label */
 export const progressLine = (label: string, bytes: number, elapsedMs: number, totalBytes: number | undefined): string => {
@@ -24,8 +30,8 @@ export const progressLine = (label: string, bytes: number, elapsedMs: number, to
   const parts = [formatBytes(bytes), `${formatBytes(Math.round(rate))}/s`]
   if (totalBytes !== undefined && totalBytes > 0) {
     const share = Math.min(1, bytes / totalBytes)
-    const eta = rate > 0 ? ((totalBytes - bytes) / rate) * 1000 : undefined
-    parts.push(`${Math.floor(share * 100)}%${eta === undefined || share >= 1 ? "" : ` ETA ${seconds(eta)}`}`)
+    const left = rate > 0 ? ((totalBytes - bytes) / rate) * 1000 : undefined
+    parts.push(`${Math.floor(share * 100)}%${left === undefined || share >= 1 ? "" : ` ETA ${eta(left)}`}`)
   }
   return `${parts.join(", ")}: ${label}`
 }

@@ -63,7 +63,7 @@ export const Config = Schema.Struct({
     ratio: Schema.Number.check(Schema.isBetween({ minimum: 0, maximum: 1 })).pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed(0.5))),
     window: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 30 })).pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed(7)))
   })),
-  /** `ubackup drill`: check commands per service, the stale threshold, a schedule for `drill --schedule` without a value. */
+  /** `ubackup drill`: check commands per service (those services are drilled even with no backups left), the stale threshold. */
   drill: Schema.optionalKey(Schema.Struct({
     checks: Schema.optionalKey(Schema.Record(Schema.String, Schema.NonEmptyArray(Schema.NonEmptyString))),
     staleAfter: DurationText.pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed("26h")))

@@ -4,7 +4,10 @@
  * bucket, so the history is a small local state file rather than the
  * storage's listing. It serves the size-drop check (sizeDrop.ts).
  *
- *   layerFile(path)   a JSON file, rewritten atomically after each backup;
+ *   layerFile(path)   a JSON file, rewritten atomically after each backup
+ *                     (its folder made if missing); one process writes it:
+ *                     two at once (a scheduler and a cron `now`) would each
+ *                     keep only their own entries;
  *                     a missing or corrupt one starts an empty history (and
  *                     says so), a failed write is logged: neither stops a backup
  *   layerMemory       held in memory, for tests and for apps that keep none
@@ -14,6 +17,7 @@
  */
 import { Context, Effect, Layer, Schema, Semaphore, Stream } from "effect"
 import * as fs from "node:fs/promises"
+import * as nodePath from "node:path"
 import { writeFileAtomically } from "../stream/atomicFile.ts"
 
 export interface HistoryEntry {
@@ -111,9 +115,11 @@ const load = (path: string): Effect.Effect<Histories> =>
     )
   })
 
-const makeFile = (path: string) =>
-  Effect.map(load(path), (histories) =>
+const makeFile = (file: string) =>
+  Effect.map(load(file), (histories) =>
     make(histories, (current) =>
-      writeFileAtomically(path, Stream.make(new TextEncoder().encode(encode(current))), 0o600).pipe(
+      // a state folder (~/.local/state/ubackup) may not exist yet
+      Effect.promise(() => fs.mkdir(nodePath.dirname(file), { recursive: true, mode: 0o700 }).catch(() => undefined)).pipe(
+        Effect.andThen(writeFileAtomically(file, Stream.make(new TextEncoder().encode(encode(current))), 0o600)),
         Effect.catch((error) => Effect.logWarning(`backup history not saved: ${error.message}`))
       )))

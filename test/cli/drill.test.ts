@@ -7,6 +7,7 @@
  * into a scratch database: test/e2e/postgres.test.ts.
  */
 import { execFileSync } from "node:child_process"
+import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -93,6 +94,31 @@ describe("ubackup drill", () => {
       expect((JSON.parse(one.stdout.toString()) as Array<{ service: string }>).map((result) => result.service)).toEqual(["notes"])
     } finally {
       writeConfig({})
+    }
+  })
+
+  it("a check that stops reading early (pg_restore --list does) passes, yet the rest is still authenticated; a configured service with no backups fails", async () => {
+    const big = await ubackup(["manual-backup", "big", "t1", "--config", config], { input: crypto.randomBytes(4 * 1024 * 1024) })
+    expect(big.code, big.stderr).toBe(0)
+    const bigId = big.stdout.toString().trim()
+    writeConfig({ drill: { checks: { big: ["head", "-c", "10"], vanished: ["tar", "-t"] } } })
+    const file = path.join(root, bigId)
+    const original = fs.readFileSync(file)
+    try {
+      const run = await ubackup(["drill", "--key", keyFile, "--config", config, "--json"])
+      const results = JSON.parse(run.stdout.toString()) as Array<{ service: string; ok: boolean; problem: string | null }>
+      expect(results.map((result) => [result.service, result.ok])).toEqual([["big", true], ["files", true], ["notes", true], ["vanished", false]])
+      expect(results[3]!.problem).toMatch(/no backups of service "vanished"/)
+      const flipped = Buffer.from(original)
+      flipped[Math.floor(flipped.length * 0.9)]! ^= 1
+      fs.writeFileSync(file, flipped)
+      const damaged = await ubackup(["drill", "--key", keyFile, "--config", config, "--service", "big"])
+      expect(damaged.code).toBe(1)
+      expect(damaged.stdout.toString()).toMatch(/big\s+FAILED\s.*failed authentication/)
+    } finally {
+      fs.writeFileSync(file, original)
+      writeConfig({})
+      fs.rmSync(path.join(root, "big"), { recursive: true, force: true })
     }
   })
 

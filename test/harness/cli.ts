@@ -1,8 +1,12 @@
 /** Runs the real `bin/ubackup` (the bundled CLI) as a child process. */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import type { Readable } from "node:stream"
+
+/** Where runs with a config from UBACKUP_CONF keep their state (see historyPath in src/api/run.ts). */
+export const testStateHome = path.join(os.tmpdir(), "ubackup-test-state")
 
 export const binary = path.resolve(import.meta.dirname, "../../bin/ubackup")
 
@@ -50,7 +54,8 @@ export const ubackup = (args: ReadonlyArray<string>, options: RunOptions = {}): 
   new Promise((resolve, reject) => {
     const child = spawn(binary, args, {
       cwd: options.cwd,
-      env: { ...process.env, UBACKUP_CONF: undefined, ...options.env },
+      // a config from UBACKUP_CONF keeps its history in $XDG_STATE_HOME: not the tester's home
+      env: { ...process.env, UBACKUP_CONF: undefined, XDG_STATE_HOME: testStateHome, ...options.env },
       stdio: ["pipe", "pipe", "pipe"]
     })
     const stdout: Array<Buffer> = []

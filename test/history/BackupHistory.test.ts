@@ -54,7 +54,8 @@ describe("BackupHistory.layerFile", () => {
   })
 
   it("a file that cannot be written is logged, and the record still returns", async () => {
-    file = path.join(dir, "missing-folder", "history.json")
+    fs.writeFileSync(path.join(dir, "a-file"), "")
+    file = path.join(dir, "a-file", "history.json")
     expect(await withHistory((history) => history.record("db", entry(1)))).toEqual([])
     expect(fs.existsSync(file)).toBe(false)
   })
