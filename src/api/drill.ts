@@ -56,18 +56,30 @@ export const formatAge = (ms: number): string => {
   return formatDuration(ms)
 }
 
+/** The result for a service whose newest backup could not even be found. */
+const notFound = (service: string, check: ReadonlyArray<string> | undefined, problem: string): DrillResult => ({
+  service,
+  ok: false,
+  backupId: undefined,
+  backupTime: undefined,
+  ageMs: undefined,
+  stale: false,
+  verification: undefined,
+  check,
+  problem
+})
+
 const drillService = (service: string, keys: DecryptionKeys, options: DrillOptions) =>
   Effect.gen(function*() {
     const check = options.checkCommand ?? options.checks?.[service]
     const staleAfterMs = options.staleAfterMs ?? defaultStaleAfterMs
-    const base = { service, check, backupId: undefined, backupTime: undefined, ageMs: undefined, stale: false, verification: undefined }
     const newest = yield* Effect.result(latestBackup(service))
-    if (newest._tag === "Failure") return { ...base, ok: false, problem: newest.failure.message } satisfies DrillResult
+    if (newest._tag === "Failure") return notFound(service, check, newest.failure.message)
     const backup = newest.success
     const backupTime = parseBackupId(backup.id)?.time ?? backup.modified
     const ageMs = Math.max(0, (yield* Clock.currentTimeMillis) - backupTime.getTime())
     const stale = ageMs > staleAfterMs
-    const found = { ...base, backupId: backup.id, backupTime, ageMs, stale }
+    const found = { service, check, backupId: backup.id, backupTime, ageMs, stale, verification: undefined }
     const verified = yield* Effect.result(
       verifyBackup(backup.id, keys, check === undefined ? undefined : (plaintext) =>
         // a check may stop reading once it has seen enough; the rest is still authenticated to its end
@@ -96,17 +108,7 @@ export const drill = (keys: DecryptionKeys, options: DrillOptions = {}) =>
       const storage = yield* Storage
       const listed = yield* Effect.result(storage.listServices)
       if (listed._tag === "Failure") {
-        return [{
-          service: allServices,
-          ok: false,
-          backupId: undefined,
-          backupTime: undefined,
-          ageMs: undefined,
-          stale: false,
-          verification: undefined,
-          check: undefined,
-          problem: `cannot list the services in ${storage.location}: ${listed.failure.message}`
-        }] satisfies ReadonlyArray<DrillResult>
+        return [notFound(allServices, undefined, `cannot list the services in ${storage.location}: ${listed.failure.message}`)]
       }
       services = [...new Set([...listed.success, ...Object.keys(options.checks ?? {})])].sort()
     }

@@ -9,8 +9,10 @@
 import { type Cause, Duration, Effect, Schedule, Schema, Stream } from "effect"
 import { spawn } from "node:child_process"
 import { DockerEngine } from "../docker/DockerEngine.ts"
+import type { DockerEngineError } from "../docker/errors.ts"
 import { OutputTail } from "../snapshot/command.ts"
 import { DemuxFailure, demultiplex, stopExecProcess } from "../snapshot/dockerExec.ts"
+import { writableEnd } from "../stream/writable.ts"
 
 export class RestoreCommandFailed extends Schema.TaggedError<RestoreCommandFailed>()("RestoreCommandFailed", {
   command: Schema.String,
@@ -22,6 +24,13 @@ export class RestoreCommandFailed extends Schema.TaggedError<RestoreCommandFaile
   override get message() {
     return `the restore command ${this.command} ${this.detail}`
   }
+}
+
+/** The failures of `command`, each with the end of what it wrote on stderr. */
+const failure = (command: string, stderr: OutputTail) =>
+(exitCode: number | null, detail: string, signal: string | null = null) => {
+  const said = stderr.text().trim()
+  return new RestoreCommandFailed({ command, exitCode, signal, detail: said === "" ? detail : `${detail}; its stderr ended with: ${said}` })
 }
 
 export interface HostCommandOptions {
@@ -47,12 +56,8 @@ export const restoreToHostCommand = <E, R>(
   options: HostCommandOptions = {}
 ) =>
   Effect.gen(function*() {
-    const command = JSON.stringify(argv.join(" "))
     const stderr = new OutputTail()
-    const failed = (exitCode: number | null, signal: string | null, detail: string) => {
-      const said = stderr.text().trim()
-      return new RestoreCommandFailed({ command, exitCode, signal, detail: said === "" ? detail : `${detail}; its stderr ended with: ${said}` })
-    }
+    const failed = failure(JSON.stringify(argv.join(" ")), stderr)
     const discard = options.output === "discard"
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", discard ? "ignore" : "inherit", discard ? "pipe" : "inherit"] })
     child.stderr?.on("data", (chunk: Buffer) => stderr.append(chunk))
@@ -62,45 +67,32 @@ export const restoreToHostCommand = <E, R>(
       child.once("close", (code, signal) => resolve({ code, signal }))
     })
     // a command that stops reading early closes its stdin: its exit status says what happened, not EPIPE
-    let closed = false
-    input.on("error", () => void (closed = true))
+    const stdin = writableEnd(input)
     const stdinClosed = "stdin closed" as const
-    /** Writes with back-pressure; false once the command closed its stdin. */
-    const write = (chunk: Uint8Array) =>
-      Effect.callback<boolean>((resume) => {
-        if (closed || input.destroyed) return resume(Effect.succeed(false))
-        if (input.write(chunk)) return resume(Effect.succeed(true))
-        const done = () => {
-          input.off("drain", done).off("close", done)
-          resume(Effect.succeed(!closed && !input.destroyed))
-        }
-        input.on("drain", done).on("close", done)
-      })
     const stop = Effect.sync(() => void child.kill("SIGTERM"))
     const fed = yield* plaintext.pipe(
       // stopped as the failure surfaces, before stdin is ended: an EOF first
       // would let the command finish with what it has
       Stream.tapCause(() => stop),
       Stream.runForEach((chunk) =>
-        closed
-          ? (options.mayStopReading ? Effect.void : Effect.fail(stdinClosed))
-          : Effect.flatMap(write(chunk), (open) => (open || options.mayStopReading ? Effect.void : Effect.fail(stdinClosed)))
+        Effect.flatMap(stdin.write(chunk), (open) => (open || options.mayStopReading ? Effect.void : Effect.fail(stdinClosed)))
       ),
-      Effect.andThen(Effect.sync(() => void (closed || input.end()))),
+      // the command's exit status, not the end's, says how it went
+      Effect.andThen(Effect.asVoid(stdin.end)),
       Effect.tapCause(() => stop),
       Effect.onInterrupt(() => stop),
       Effect.exit
     )
     const end = yield* Effect.promise(() => exited)
-    if (end.error !== undefined) return yield* Effect.fail(failed(null, null, `could not start: ${end.error.message}`))
+    if (end.error !== undefined) return yield* Effect.fail(failed(null, `could not start: ${end.error.message}`))
     if (fed._tag === "Failure") {
       const closed = fed.cause.reasons.some((reason) => reason._tag === "Fail" && reason.error === stdinClosed)
       if (!closed) return yield* Effect.failCause(fed.cause as Cause.Cause<E>) // the backup failed: its error, not the command's
-      if (end.code === 0) return yield* Effect.fail(failed(0, null, "stopped reading before the end of the backup"))
+      if (end.code === 0) return yield* Effect.fail(failed(0, "stopped reading before the end of the backup"))
     }
     if (end.code !== 0) {
       return yield* Effect.fail(
-        failed(end.code, end.signal, end.signal !== null ? `was ended by ${end.signal}` : `exited with status ${end.code}`)
+        failed(end.code, end.signal !== null ? `was ended by ${end.signal}` : `exited with status ${end.code}`, end.signal)
       )
     }
   })
@@ -127,25 +119,17 @@ export const restoreIntoContainer = <E, R>(
 ) =>
   Effect.scoped(Effect.gen(function*() {
     const engine = yield* DockerEngine
-    const command = `${JSON.stringify(argv.join(" "))} in container ${container}`
     const stderr = new OutputTail()
-    const failed = (exitCode: number | null, detail: string) => {
-      const said = stderr.text().trim()
-      return new RestoreCommandFailed({
-        command,
-        exitCode,
-        signal: null,
-        detail: said === "" ? detail : `${detail}; its stderr ended with: ${said}`
-      })
-    }
+    const failed = failure(`${JSON.stringify(argv.join(" "))} in container ${container}`, stderr)
+    const couldNotStart = (error: DockerEngineError) => failed(null, `could not start: ${error.detail}`)
     const info = yield* engine.inspectContainer(container).pipe(
-      Effect.mapError((error) => failed(null, `could not start: ${error.detail}`))
+      Effect.mapError(couldNotStart)
     )
     const execId = yield* engine.createExec(info.Id, argv, { stdin: true }).pipe(
-      Effect.mapError((error) => failed(null, `could not start: ${error.detail}`))
+      Effect.mapError(couldNotStart)
     )
     const { end, output, write } = yield* engine.attachExec(execId).pipe(
-      Effect.mapError((error) => failed(null, `could not start: ${error.detail}`))
+      Effect.mapError(couldNotStart)
     )
     const stop = stopExecProcess(engine, execId, info.Id, `restore into ${container}`, "the restore failed")
     /** Whether all of the backup went in; false when the command (or the engine) closed the connection first. */

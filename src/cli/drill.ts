@@ -7,11 +7,10 @@ import { loadConfig } from "../config/load.ts"
 import { isCron } from "../domain/cron.ts"
 import { formatDuration, parseDuration } from "../domain/duration.ts"
 import { formatBytes } from "../domain/size.ts"
-import { parseDecryptionKeys } from "../encryption/keys.ts"
 import { splitShellWords } from "../discovery/shellWords.ts"
 import { stopIsSuccess } from "./exit.ts"
-import { InvalidFlagError, printLine, readTextFile, table } from "./io.ts"
-import { configFlag, layerStorageWithProgress, quietFlag } from "./shared.ts"
+import { InvalidFlagError, printLine, table } from "./io.ts"
+import { configFlag, keyFlag, layerStorageWithProgress, quietFlag, readKeys } from "./shared.ts"
 
 /** Some services failed the drill (each is in the table and was alerted). */
 export class DrillFailed extends Schema.TaggedError<DrillFailed>()("DrillFailed", {
@@ -61,7 +60,7 @@ const asJson = (results: ReadonlyArray<DrillResult>) =>
 export const drillCommand = Command.make(
   "drill",
   {
-    key: Flag.String("key").pipe(Flag.withDescription("Decryption key: PEM RSA private key or age identity file")),
+    key: keyFlag,
     services: Flag.String("service").pipe(
       Flag.withDescription("Drill this service (repeatable); default: every service in storage"),
       Flag.atLeast(0)
@@ -84,7 +83,7 @@ export const drillCommand = Command.make(
   },
   ({ key, services, checkCommand, staleAfter, json, schedule, quiet, config }) =>
     Effect.gen(function*() {
-      const keys = yield* readTextFile(key).pipe(Effect.flatMap((text) => parseDecryptionKeys(text, key)))
+      const keys = yield* readKeys(key)
       const loaded = yield* loadConfig(config)
       const staleText = staleAfter._tag === "Some" ? staleAfter.value : loaded.config.drill?.staleAfter ?? "26h"
       const staleAfterMs = parseDuration(staleText)

@@ -9,6 +9,7 @@ import * as fs from "node:fs"
 import { formatBytes } from "../domain/size.ts"
 import { parseBackupId } from "../domain/names.ts"
 import { Storage } from "../storage/Storage.ts"
+import { countBytes } from "../stream/bytes.ts"
 import { printable } from "../text/printable.ts"
 
 const redrawEveryMs = 250
@@ -47,17 +48,15 @@ export const withProgress = (options: { readonly label: string; readonly totalBy
     const width = () => Math.max(20, (process.stderr.columns || 80) - 1)
     const draw = () => void process.stderr.write(`\r\x1b[K${progressLine(options.label, bytes, Date.now() - started, options.totalBytes).slice(0, width())}`)
     return stream.pipe(
-      Stream.tap((chunk) =>
-        Effect.sync(() => {
-          bytes += chunk.length
-          if (timer === undefined) {
-            // drawn at once, so that even a short transfer says what it did
-            draw()
-            timer = setInterval(draw, redrawEveryMs)
-            timer.unref()
-          }
-        })
-      ),
+      countBytes((batch) => {
+        bytes += batch
+        if (timer === undefined) {
+          // drawn at once, so that even a short transfer says what it did
+          draw()
+          timer = setInterval(draw, redrawEveryMs)
+          timer.unref()
+        }
+      }),
       Stream.ensuring(Effect.sync(() => {
         if (timer === undefined) return
         clearInterval(timer)

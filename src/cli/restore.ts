@@ -6,22 +6,20 @@ import { layerStorage } from "../config/layers.ts"
 import { loadConfig } from "../config/load.ts"
 import { decompress } from "../compression/decompress.ts"
 import { decrypt } from "../encryption/decrypt.ts"
-import { parseDecryptionKeys } from "../encryption/keys.ts"
 import { stdin } from "../snapshot/stdin.ts"
 import { Hostname } from "../pipeline/backup.ts"
 import { Storage } from "../storage/Storage.ts"
 import { printable } from "../text/printable.ts"
-import { InvalidFlagError, printLine, readTextFile, toStdout } from "./io.ts"
+import { InvalidFlagError, printLine, toStdout } from "./io.ts"
 import { writeFileAtomically } from "../stream/atomicFile.ts"
 import { withProgress, stdinSize } from "./progress.ts"
-import { configFlag, layerStorageWithProgress, quietFlag, withStorage } from "./shared.ts"
+import { configFlag, keyFlag, layerStorageWithProgress, quietFlag, readKeys, withStorage } from "./shared.ts"
 import { plaintext } from "../api/plaintext.ts"
 import { latestBackup, verifyBackup, type Verification } from "../api/verify.ts"
 import { restoreIntoContainer, restoreToHostCommand } from "../api/restoreTo.ts"
 import { dockerEndpoint } from "../discovery/layer.ts"
 import { DockerEngine } from "../docker/DockerEngine.ts"
 
-const readKeys = (keyFile: string) => readTextFile(keyFile).pipe(Effect.flatMap((text) => parseDecryptionKeys(text, keyFile)))
 
 /** `decrypt`, and `decrypt-and-decompress` (µbackup's later name for it) */
 const decryptAs = (name: string) => Command.make(
@@ -70,7 +68,7 @@ export const verifyCommand = Command.make(
   "verify",
   {
     id: Argument.String("id").pipe(Argument.withDescription("Backup ID, as storage ls prints it"), Argument.optional),
-    key: Flag.String("key").pipe(Flag.withDescription("Decryption key: PEM RSA private key or age identity file")),
+    key: keyFlag,
     latest: Flag.String("latest").pipe(Flag.withDescription("Verify the service's newest backup instead of an ID"), Flag.optional),
     all: Flag.Boolean("all").pipe(Flag.withDescription("Verify every service's newest backup"), Flag.withDefault(false)),
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print a JSON array, one object per backup"), Flag.withDefault(false)),
@@ -126,7 +124,7 @@ export const restoreCommand = Command.make(
       Argument.withDescription("The backup ID (unless --latest), then `--` and the command that reads the plaintext on its stdin"),
       Argument.variadic()
     ),
-    key: Flag.String("key").pipe(Flag.withDescription("Decryption key: PEM RSA private key or age identity file")),
+    key: keyFlag,
     latest: Flag.String("latest").pipe(Flag.withDescription("Restore the service's newest backup instead of an ID"), Flag.optional),
     host: Flag.Boolean("host").pipe(Flag.withDescription("Run the command on this host"), Flag.withDefault(false)),
     into: Flag.String("into").pipe(

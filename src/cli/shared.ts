@@ -4,6 +4,8 @@ import { Flag } from "effect/cli"
 import * as os from "node:os"
 import { layerPipeline, layerStorage } from "../config/layers.ts"
 import { type LoadedConfig, loadConfig } from "../config/load.ts"
+import { parseDecryptionKeys } from "../encryption/keys.ts"
+import { readTextFile } from "./io.ts"
 import { layerStorageProgress } from "./progress.ts"
 
 export const configFlag = Flag.String("config").pipe(
@@ -11,6 +13,11 @@ export const configFlag = Flag.String("config").pipe(
   Flag.withDescription("Config file (default: $UBACKUP_CONF, base64 of the JSON, else ./config.json)"),
   Flag.optional
 )
+
+export const keyFlag = Flag.String("key").pipe(Flag.withDescription("Decryption key: PEM RSA private key or age identity file"))
+
+/** The decryption keys in `keyFile`. */
+export const readKeys = (keyFile: string) => readTextFile(keyFile).pipe(Effect.flatMap((text) => parseDecryptionKeys(text, keyFile)))
 
 export const quietFlag = Flag.Boolean("quiet").pipe(
   Flag.withAlias("q"),

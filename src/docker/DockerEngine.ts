@@ -16,6 +16,7 @@
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import { Context, Duration, Effect, Layer, type Scope, type Stream } from "effect"
 import { Duplex, Readable } from "node:stream"
+import { writableEnd } from "../stream/writable.ts"
 import { DockerClient, type DockerError } from "./client.ts"
 import { DockerBadAnswer, type DockerEngineError, DockerStreamLost, DockerUnavailable, describeCause, fromCause } from "./errors.ts"
 
@@ -122,19 +123,27 @@ export const make: Effect.Effect<DockerEngine["Service"], never, DockerClient> =
       })
     )
   }
-  /** A hijacked connection or a body as a stream, destroyed with the scope. */
-  const streamOf = (operation: string, open: Effect.Effect<unknown, DockerEngineError>) =>
+  /** The engine's answer to `open` (a body, a hijacked connection), checked to be a `kind` and destroyed with the scope. */
+  const acquired = <A extends Readable>(
+    operation: string,
+    open: Effect.Effect<unknown, DockerEngineError>,
+    kind: abstract new(...args: ReadonlyArray<never>) => A,
+    what: string
+  ) =>
     Effect.acquireRelease(
       // interruptible, unlike the rest of an acquisition: a request that hangs is aborted, not waited for
       Effect.interruptible(open).pipe(
         Effect.flatMap((body) =>
-          body instanceof Readable
-            ? Effect.succeed(body)
-            : Effect.fail(new DockerBadAnswer({ endpoint, operation, detail: "the engine's answer is not a stream" }))
+          body instanceof kind
+            ? Effect.succeed(body as A)
+            : Effect.fail(new DockerBadAnswer({ endpoint, operation, detail: `the engine's answer is not ${what}` }))
         )
       ),
       (body) => Effect.sync(() => body.destroy())
-    ).pipe(Effect.map((body) =>
+    )
+  /** A hijacked connection or a body as a stream, destroyed with the scope. */
+  const streamOf = (operation: string, open: Effect.Effect<unknown, DockerEngineError>) =>
+    acquired(operation, open, Readable, "a stream").pipe(Effect.map((body) =>
       NodeStream.fromReadable<Uint8Array, DockerStreamLost>({
         evaluate: () => body,
         onError: (cause) => new DockerStreamLost({ endpoint, operation, detail: describeCause(cause) })
@@ -167,17 +176,11 @@ export const make: Effect.Effect<DockerEngine["Service"], never, DockerClient> =
         call("start exec", callTimeout, (abortSignal) => client.getExec(execId).start({ hijack: true, stdin: false, abortSignal }))
       ),
     attachExec: (execId) =>
-      Effect.acquireRelease(
-        Effect.interruptible(
-          call("start exec", callTimeout, (abortSignal) => client.getExec(execId).start({ hijack: true, stdin: true, abortSignal }))
-        ).pipe(
-          Effect.flatMap((socket) =>
-            socket instanceof Duplex
-              ? Effect.succeed(socket)
-              : Effect.fail(new DockerBadAnswer({ endpoint, operation: "start exec", detail: "the engine's answer is not a connection" }))
-          )
-        ),
-        (socket) => Effect.sync(() => socket.destroy())
+      acquired(
+        "start exec",
+        call("start exec", callTimeout, (abortSignal) => client.getExec(execId).start({ hijack: true, stdin: true, abortSignal })),
+        Duplex,
+        "a connection"
       ).pipe(Effect.map((socket) => execConnection(socket, endpoint))),
     inspectExec: (execId) =>
       call("inspect exec", callTimeout, (abortSignal) => client.getExec(execId).inspect({ abortSignal })).pipe(
@@ -197,32 +200,13 @@ export const make: Effect.Effect<DockerEngine["Service"], never, DockerClient> =
 /** The two directions of a hijacked exec connection. */
 const execConnection = (socket: Duplex, endpoint: string): ExecConnection => {
   const lost = (cause: unknown) => new DockerStreamLost({ endpoint, operation: "exec", detail: describeCause(cause) })
-  /** The first write error; the socket reports it to a write's callback, not always as an event. */
-  let failure: unknown
-  socket.on("error", (error) => void (failure ??= error))
-  const whenWritable = (resume: (effect: Effect.Effect<void, DockerStreamLost>) => void) => {
-    const done = () => {
-      socket.off("drain", done).off("close", done)
-      resume(failure === undefined && !socket.destroyed ? Effect.void : Effect.fail(lost(failure ?? "the connection closed")))
-    }
-    socket.on("drain", done).on("close", done)
-  }
+  const input = writableEnd(socket)
+  const closed = () => lost(input.failure() ?? "the connection closed")
   return {
     output: NodeStream.fromReadable<Uint8Array, DockerStreamLost>({ evaluate: () => socket, onError: lost }),
-    write: (chunk) =>
-      Effect.callback<void, DockerStreamLost>((resume) => {
-        if (failure !== undefined || socket.destroyed || socket.writableEnded) {
-          return resume(Effect.fail(lost(failure ?? "the connection closed")))
-        }
-        const more = socket.write(chunk, (error) => void (error && (failure ??= error)))
-        if (more) resume(Effect.void)
-        else whenWritable(resume)
-      }),
-    end: Effect.callback<void, DockerStreamLost>((resume) => {
-      if (failure !== undefined || socket.destroyed) return resume(Effect.fail(lost(failure ?? "the connection closed")))
-      // FIN, and the reading half stays open: the engine closes the command's stdin and goes on sending its output
-      socket.end(() => resume(failure === undefined ? Effect.void : Effect.fail(lost(failure))))
-    })
+    write: (chunk) => Effect.flatMap(input.write(chunk), (open) => (open ? Effect.void : Effect.fail(closed()))),
+    // FIN, and the reading half stays open: the engine closes the command's stdin and goes on sending its output
+    end: Effect.flatMap(input.end, (ended) => (ended ? Effect.void : Effect.fail(closed())))
   }
 }
 

@@ -65,15 +65,6 @@ export const fakeEndpoint = "fake://engine"
 
 const encoder = new TextEncoder()
 const bytesOf = (bytes: Bytes): Uint8Array => (typeof bytes === "string" ? encoder.encode(bytes) : bytes)
-const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const all = new Uint8Array(chunks.reduce((n, chunk) => n + chunk.length, 0))
-  let offset = 0
-  for (const chunk of chunks) {
-    all.set(chunk, offset)
-    offset += chunk.length
-  }
-  return all
-}
 
 /** One frame of the engine's multiplexed exec stream: kind 1 stdout, 2 stderr. */
 export const execFrame = (kind: 1 | 2, payload: Uint8Array): Uint8Array => {
@@ -174,7 +165,7 @@ export const makeFakeEngine = (containers: ReadonlyArray<FakeContainer>, failure
           return {
             output,
             write: (chunk) => Effect.sync(() => void received.push(chunk)),
-            end: Effect.sync(() => exec.stdin?.(concat(received)))
+            end: Effect.sync(() => exec.stdin?.(new Uint8Array(Buffer.concat(received))))
           }
         })),
     inspectExec: (execId) =>
