@@ -7,7 +7,7 @@ import { Clock, Effect, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import type { DecryptionKeys } from "../encryption/keys.ts"
 import { Storage } from "../storage/Storage.ts"
-import { plaintext } from "./plaintext.ts"
+import { consumePlaintext, plaintext } from "./plaintext.ts"
 import type { RestoreError } from "./Ubackup.ts"
 
 export interface Verification {
@@ -48,12 +48,16 @@ export const verifyBackup = <E = never, R = never>(
       storedBytes += chunk.length
       return chunk
     }))
-    const hashed = stored.pipe(plaintext(keys), Stream.map((chunk) => {
+    const count = (chunk: Uint8Array) => {
       hash.update(chunk)
       plaintextBytes += chunk.length
-      return chunk
-    }))
-    yield* consume === undefined ? Stream.runDrain(hashed) : consume(hashed)
+    }
+    yield* consume === undefined
+      ? consumePlaintext(stored, keys, count, { onConsumerError: (cause) => cause as never })
+      : consume(stored.pipe(plaintext(keys), Stream.map((chunk) => {
+        count(chunk)
+        return chunk
+      })))
     const durationMs = (yield* Clock.currentTimeMillis) - started
     return { id, storedBytes, plaintextBytes, sha256: hash.digest("hex"), durationMs } satisfies Verification
   })

@@ -46,6 +46,15 @@ export const toStdout = <E, R>(stream: Stream.Stream<Uint8Array, E, R>): Effect.
     })
   )
 
+/**
+ * Writes one chunk to stdout and resolves once it is written out (not just
+ * queued): the chunk may be reused after that (`consumePlaintext`).
+ */
+export const writeStdout = (chunk: Uint8Array): Promise<void> =>
+  new Promise((resolve, reject) => {
+    process.stdout.write(chunk, (error) => (error ? reject(error) : resolve()))
+  })
+
 export const printLine = (text: string) => Effect.sync(() => void process.stdout.write(`${text}\n`))
 export const printNote = (text: string) => Effect.sync(() => void process.stderr.write(`${text}\n`))
 

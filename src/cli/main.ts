@@ -16,6 +16,7 @@ import { OutputError } from "./io.ts"
 import { drillCommand } from "./drill.ts"
 import { decryptAndDecompressCommand, decryptCommand, restoreCommand, storageCommand, verifyCommand } from "./restore.ts"
 import { printable } from "../text/printable.ts"
+import { exposeCollector } from "../stream/memory.ts"
 
 declare const UBACKUP_VERSION: string
 const version = typeof UBACKUP_VERSION === "string" ? UBACKUP_VERSION : "dev"
@@ -118,6 +119,14 @@ const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
 if (major < 22 || (major === 22 && minor < 19)) {
   process.stderr.write(`ubackup: error: Node.js 22.19 or newer is needed; this is ${process.version} (${process.execPath})\n`)
   process.exit(1)
+}
+
+// a minor GC every few MiB keeps long streams' memory flat (src/stream/memory.ts)
+exposeCollector()
+// bin/ubackup's compile cache is for this process only, not for the commands it runs
+if (process.env.UBACKUP_OWN_COMPILE_CACHE !== undefined) {
+  delete process.env.NODE_COMPILE_CACHE
+  delete process.env.UBACKUP_OWN_COMPILE_CACHE
 }
 
 NodeRuntime.runMain(main, {

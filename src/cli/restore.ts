@@ -1,20 +1,18 @@
 /** decrypt, verify, storage ls / ls-services / get / cleanup */
-import { Effect, Schema, Stream } from "effect"
+import { Effect, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { parseDuration } from "../domain/duration.ts"
 import { layerStorage } from "../config/layers.ts"
 import { loadConfig } from "../config/load.ts"
-import { decompress } from "../compression/decompress.ts"
-import { decrypt } from "../encryption/decrypt.ts"
 import { stdin } from "../snapshot/stdin.ts"
 import { Hostname } from "../pipeline/backup.ts"
 import { Storage } from "../storage/Storage.ts"
 import { printable } from "../text/printable.ts"
-import { InvalidFlagError, printLine, toStdout } from "./io.ts"
-import { writeFileAtomically } from "../stream/atomicFile.ts"
+import { InvalidFlagError, OutputError, printLine, toStdout, writeStdout } from "./io.ts"
+import { type FileWriteError, writeFileAtomically, writeFileAtomicallyWith } from "../stream/atomicFile.ts"
 import { withProgress, stdinSize } from "./progress.ts"
 import { configFlag, keyFlag, layerStorageWithProgress, quietFlag, readKeys, withStorage } from "./shared.ts"
-import { plaintext } from "../api/plaintext.ts"
+import { consumePlaintext, plaintext } from "../api/plaintext.ts"
 import { latestBackup, verifyBackup, type Verification } from "../api/verify.ts"
 import { restoreIntoContainer, restoreToHostCommand } from "../api/restoreTo.ts"
 import { dockerEndpoint } from "../discovery/layer.ts"
@@ -32,7 +30,10 @@ const decryptAs = (name: string) => Command.make(
   ({ keyFile, raw, quiet }) =>
     Effect.gen(function*() {
       const keys = yield* readKeys(keyFile)
-      const plaintext = stdin().pipe(withProgress({ label: "standard input", totalBytes: stdinSize(), quiet }), decrypt(keys, {
+      const input = stdin().pipe(withProgress({ label: "standard input", totalBytes: stdinSize(), quiet }))
+      yield* consumePlaintext(input, keys, writeStdout, {
+        raw,
+        onConsumerError: (cause) => new OutputError({ cause }),
         onFormat: (format) => {
           if (format === "ubackup-aes") {
             process.stderr.write(
@@ -41,8 +42,7 @@ const decryptAs = (name: string) => Command.make(
             )
           }
         }
-      }))
-      yield* toStdout(raw ? plaintext : decompress(plaintext))
+      })
     })
 )
 
@@ -223,10 +223,15 @@ const get = Command.make(
   ({ id, decryptKey, output, quiet, config }) =>
     Effect.gen(function*() {
       const stored = (yield* Storage).get(id)
-      const bytes = decryptKey._tag === "Some"
-        ? Stream.unwrap(Effect.map(readKeys(decryptKey.value), (keys) => stored.pipe(plaintext(keys))))
-        : stored
-      yield* output._tag === "Some" ? writeFileAtomically(output.value, bytes, 0o600) : toStdout(bytes)
+      if (decryptKey._tag === "None") {
+        return yield* output._tag === "Some" ? writeFileAtomically(output.value, stored, 0o600) : toStdout(stored)
+      }
+      const keys = yield* readKeys(decryptKey.value)
+      if (output._tag === "None") {
+        return yield* consumePlaintext(stored, keys, writeStdout, { onConsumerError: (cause) => new OutputError({ cause }) })
+      }
+      yield* writeFileAtomicallyWith(output.value, 0o600, (write) =>
+        consumePlaintext(stored, keys, write, { onConsumerError: (cause) => cause as FileWriteError }))
     }).pipe(withStorage(config, quiet))
 ).pipe(Command.withDescription("Write a stored backup to stdout or a file: as stored (encrypted), or with --decrypt the plaintext"))
 

@@ -2,12 +2,13 @@
  * Decryption for restores: recognises, by content, an age v1 file (what
  * ubackup writes) or µbackup's `.gz.aes` format, and streams the plaintext.
  */
-import { Stream } from "effect"
+import { Effect, Stream } from "effect"
 import { AgeDecryptor, magic as ageMagic } from "./age/file.ts"
 import { DecryptError } from "./errors.ts"
 import type { DecryptionKeys } from "./keys.ts"
 import { LegacyDecryptor, looksLegacy, plausibleEnvelopeLength } from "./legacy/ubackupAes.ts"
 import { transformBytes } from "../stream/bytes.ts"
+import { Blocks } from "../stream/pool.ts"
 
 interface Decryptor {
   push(input: Uint8Array): Array<Buffer>
@@ -85,13 +86,29 @@ export interface DecryptOptions {
   readonly onFormat?: (format: "age" | "ubackup-aes") => void
 }
 
-/** Decrypts an age or µbackup byte stream with the given keys. */
+/**
+ * Decrypts an age or µbackup byte stream with the given keys. The decryptors
+ * copy what they keep of a chunk, so an input chunk that is a pool block
+ * (standard input's, src/stream/pool.ts) goes back to the pool once pushed:
+ * otherwise a restore would leave a 3 MiB block of garbage behind per read.
+ */
 export const decrypt = (keys: DecryptionKeys, options: DecryptOptions = {}) =>
 <E, R>(input: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | DecryptError, R> =>
-  transformBytes(
-    () => new SniffingDecryptor(keys, options),
-    (cause) =>
-      cause instanceof DecryptError
-        ? cause
-        : new DecryptError({ reason: "Malformed", detail: `decryption failed: ${String(cause)}` })
-  )(input)
+  Stream.unwrap(Effect.map(Blocks, (pool) =>
+    transformBytes(
+      () => {
+        const decryptor = new SniffingDecryptor(keys, options)
+        return {
+          push: (chunk) => {
+            const output = decryptor.push(chunk)
+            pool.release(chunk)
+            return output
+          },
+          finish: () => decryptor.finish()
+        }
+      },
+      (cause) =>
+        cause instanceof DecryptError
+          ? cause
+          : new DecryptError({ reason: "Malformed", detail: `decryption failed: ${String(cause)}` })
+    )(input)))

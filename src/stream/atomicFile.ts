@@ -22,24 +22,37 @@ export class FileWriteError extends Schema.TaggedError<FileWriteError>()("FileWr
 
 const errorText = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause))
 
-/** Writes `stream` to `file` atomically, with the given mode (0600 for a backup's plaintext). */
-export const writeFileAtomically = <E, R>(file: string, stream: Stream.Stream<Uint8Array, E, R>, mode: number) =>
+/**
+ * Writes to `file` atomically, with the given mode (0600 for a backup's
+ * plaintext), whatever `produce` writes through the function it is given;
+ * that function resolves once a chunk is on its way to the disk, so the
+ * chunk may be reused after that, and it rejects with a `FileWriteError`.
+ */
+export const writeFileAtomicallyWith = <E, R>(
+  file: string,
+  mode: number,
+  produce: (write: (chunk: Uint8Array) => Promise<void>) => Effect.Effect<void, E, R>
+) =>
   Effect.gen(function*() {
     const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${crypto.randomBytes(6).toString("hex")}.tmp`)
     const failed = (detail: string) => (cause: unknown) => new FileWriteError({ path: file, detail: `${detail}: ${errorText(cause)}` })
     const handle = yield* Effect.tryPromise({ try: () => fs.open(temporary, "wx", mode), catch: failed("cannot create a file beside it") })
-    const write = (chunk: Uint8Array) =>
-      Effect.tryPromise({
-        try: async () => {
-          for (let offset = 0; offset < chunk.length;) offset += (await handle.write(chunk, offset)).bytesWritten
-        },
-        catch: failed("cannot write")
-      })
-    yield* stream.pipe(
-      Stream.runForEach(write),
+    const write = async (chunk: Uint8Array) => {
+      try {
+        for (let offset = 0; offset < chunk.length;) offset += (await handle.write(chunk, offset)).bytesWritten
+      } catch (cause) {
+        throw failed("cannot write")(cause)
+      }
+    }
+    yield* produce(write).pipe(
       Effect.andThen(Effect.tryPromise({ try: () => handle.sync(), catch: failed("cannot flush") })),
       Effect.ensuring(Effect.promise(() => handle.close().catch(() => undefined))),
       Effect.andThen(Effect.tryPromise({ try: () => fs.rename(temporary, file), catch: failed("cannot rename the finished file into place") })),
       Effect.onExit((exit) => (exit._tag === "Success" ? Effect.void : Effect.promise(() => fs.rm(temporary, { force: true }))))
     )
   })
+
+/** Writes `stream` to `file` atomically, with the given mode. */
+export const writeFileAtomically = <E, R>(file: string, stream: Stream.Stream<Uint8Array, E, R>, mode: number) =>
+  writeFileAtomicallyWith(file, mode, (write) =>
+    Stream.runForEach(stream, (chunk) => Effect.tryPromise({ try: () => write(chunk), catch: (cause) => cause as FileWriteError })))

@@ -124,7 +124,14 @@ const fail = (reason: "Tampered" | "Truncated" | "TrailingData" | "Malformed", d
  */
 export class PayloadDecryptor {
   readonly #key: crypto.KeyObject
-  #pending: Buffer = Buffer.alloc(0)
+  /**
+   * The start of a chunk whose end has not come yet, or a whole chunk that
+   * may be the last. Copied, so the caller may reuse its buffers (pool
+   * blocks) once `push` returns; whole chunks inside an input are opened
+   * where they are.
+   */
+  readonly #carry = Buffer.allocUnsafe(sealedChunkSize)
+  #carried = 0
   #counter = 0
   #done = false
 
@@ -135,31 +142,43 @@ export class PayloadDecryptor {
   push(sealed: Uint8Array): Array<Buffer> {
     if (sealed.length === 0) return []
     if (this.#done) throw fail("TrailingData", "data after the final chunk: the backup was tampered with")
-    this.#pending = this.#pending.length === 0 ? Buffer.from(sealed) : Buffer.concat([this.#pending, sealed])
     const opened: Array<Buffer> = []
     let offset = 0
-    // a full chunk followed by more bytes cannot be the last one
-    while (this.#pending.length - offset > sealedChunkSize) {
-      const chunk = this.#pending.subarray(offset, offset + sealedChunkSize)
-      const plaintext = open(this.#key, this.#counter, false, chunk)
-      if (plaintext === undefined) {
-        throw open(this.#key, this.#counter, true, chunk) === undefined
-          ? fail("Tampered", `chunk ${this.#counter} failed authentication: the backup was tampered with or corrupted`)
-          : fail("TrailingData", "data after the final chunk: the backup was tampered with")
-      }
-      opened.push(plaintext)
-      this.#counter++
+    if (this.#carried > 0) {
+      offset = Math.min(sealedChunkSize - this.#carried, sealed.length)
+      this.#carry.set(sealed.subarray(0, offset), this.#carried)
+      this.#carried += offset
+      // a chunk is known not to be the last only once more bytes follow it
+      if (offset === sealed.length) return opened
+      opened.push(this.#openMiddle(this.#carry))
+      this.#carried = 0
+    }
+    while (sealed.length - offset > sealedChunkSize) {
+      opened.push(this.#openMiddle(sealed.subarray(offset, offset + sealedChunkSize)))
       offset += sealedChunkSize
     }
-    this.#pending = this.#pending.subarray(offset)
+    this.#carry.set(sealed.subarray(offset), 0)
+    this.#carried = sealed.length - offset
     return opened
+  }
+
+  /** A full chunk followed by more bytes, which therefore cannot be the last one. */
+  #openMiddle(chunk: Uint8Array): Buffer {
+    const plaintext = open(this.#key, this.#counter, false, chunk)
+    if (plaintext === undefined) {
+      throw open(this.#key, this.#counter, true, chunk) === undefined
+        ? fail("Tampered", `chunk ${this.#counter} failed authentication: the backup was tampered with or corrupted`)
+        : fail("TrailingData", "data after the final chunk: the backup was tampered with")
+    }
+    this.#counter++
+    return plaintext
   }
 
   /** The plaintext of the final chunk; throws if the payload ended early. */
   finish(): Buffer {
     if (this.#done) return Buffer.alloc(0)
-    const chunk = this.#pending
-    this.#pending = Buffer.alloc(0)
+    const chunk = this.#carry.subarray(0, this.#carried)
+    this.#carried = 0
     if (chunk.length < tagSize) {
       throw fail("Truncated", `the backup is truncated: it ends inside chunk ${this.#counter}, before the final chunk`)
     }
