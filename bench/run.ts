@@ -246,6 +246,7 @@ try {
 
   // ---- 4 GiB pipe: memory must stay flat however long the stream ----
   let bigPeak: number | undefined
+  let bigRestorePeak: number | undefined
   if (!options["skip-4g"] && only.includes("ubackup")) {
     const copies = Math.ceil((4 * GiB) / corpus.bytes)
     const prefix = `cat ${Array(copies).fill(shellQuote(corpus.path)).join(" ")} | `
@@ -253,7 +254,6 @@ try {
     log("")
     log(`4 GiB run: cat corpus ×${copies} | ubackup manual-backup …`)
     const sample = await runOnce(ubackup, "run4g", "/dev/null", prefix)
-    fs.rmSync(sample.stored, { force: true })
     const m = sample.measurement
     // the target is ubackup's memory: the node process, not the cat feeding it
     bigPeak = m.maxProcessRss ?? m.peakByName.get("node")
@@ -262,6 +262,19 @@ try {
         `${mib(sample.outputBytes)} MiB out, peak RSS ${mib(m.peakTreeRss)} MiB incl. cat (${byName(m.peakByName)}), anon ${mib(m.peakTreeAnon)} MiB, ` +
         `max proc ${mib(m.maxProcessRss)} MiB`
     )
+    // the same backup restored: a restore's memory must stay flat as well
+    const key = shellQuote(toolbox.privateKey)
+    const restores = [
+      { name: "ubackup decrypt", script: `exec ${shellQuote(ubackupBin)} decrypt ${key} > /dev/null` },
+      { name: "age -d | zstd -d", script: `age -d -i ${key} | zstd -d -q > /dev/null` }
+    ]
+    for (const restore of restores) {
+      const r = await measure({ script: restore.script, stdin: sample.stored })
+      if (r.exitCode !== 0) throw new Error(`${restore.name} of the 4 GiB backup exited with ${r.exitCode}:\n${r.stderr}`)
+      log(`  restored by ${restore.name} in ${seconds(r.wallMs)} s, peak RSS ${mib(r.peakTreeRss)} MiB`)
+      if (restore.name === "ubackup decrypt") bigRestorePeak = r.peakTreeRss
+    }
+    fs.rmSync(sample.stored, { force: true })
   }
 
   // ---- targets ----
@@ -308,6 +321,11 @@ try {
     "peak RSS ≤ 128 MiB on 4 GiB",
     bigPeak === undefined ? undefined : bigPeak <= rssLimit,
     bigPeak === undefined ? "skipped" : `${mib(bigPeak)} MiB (the node process)`
+  )
+  target(
+    "restore (decrypt) peak RSS ≤ 128 MiB on 4 GiB",
+    bigRestorePeak === undefined ? undefined : bigRestorePeak <= rssLimit,
+    bigRestorePeak === undefined ? "skipped" : `${mib(bigRestorePeak)} MiB`
   )
 } finally {
   cleanUp()

@@ -93,7 +93,7 @@ describe.runIf(seaReady)("the single-file executable (ubackup-linux-x64)", () =>
     const probed = await run(seaName, ["--version"], undefined, { NODE_OPTIONS: `--require=${probe}` })
     expect(probed.code, probed.stderr).toBe(0)
     expect(JSON.parse(probed.stderr)).toEqual({ execArgv: launcherNodeFlags(), gc: "undefined" })
-    expect(launcherNodeFlags()).toEqual(expect.arrayContaining(["--max-semi-space-size=1", "--max-old-space-size=1024"]))
+    expect(launcherNodeFlags()).toEqual(expect.arrayContaining(["--max-old-space-size=1024", "--v8-pool-size=1"]))
   })
 
   it("generates keys, writes a config, backs up stdin to a local folder, and decrypts the stored file", async () => {
