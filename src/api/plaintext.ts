@@ -19,18 +19,12 @@ const restoreBlocks = new BlockPool(1024 * 1024, 4)
 export const plaintext = (keys: DecryptionKeys) => <E, R>(stored: Stream.Stream<Uint8Array, E, R>) =>
   decompress(stored.pipe(decrypt(keys)))
 
-/** A failure of the stored stream, told apart from the decoder's own on its way through a Promise. */
-class StoredFailed {
+/** A failure of the stored stream or of the consumer, told apart from the decoder's own on its way through a Promise. */
+class Failed {
+  readonly side: "stored" | "consumer"
   readonly error: unknown
-  constructor(error: unknown) {
-    this.error = error
-  }
-}
-
-/** A failure of the consumer, likewise. */
-class ConsumerFailed {
-  readonly error: unknown
-  constructor(error: unknown) {
+  constructor(side: "stored" | "consumer", error: unknown) {
+    this.side = side
     this.error = error
   }
 }
@@ -60,39 +54,41 @@ export const consumePlaintext = <E, R, C>(
   Effect.gen(function*() {
     const context = yield* Effect.context<R>()
     const decrypted = stored.pipe(
-      Stream.mapError((error) => new StoredFailed(error)),
+      Stream.mapError((error) => new Failed("stored", error)),
       decrypt(keys, options),
       // the cipher's output is a fresh buffer per 64 KiB chunk: freed young,
       // they cost no full collections (src/stream/memory.ts)
       countBytes(reclaimEvery())
     )
     const source = Stream.toAsyncIterableWith(decrypted, context)
-    const failure = yield* Effect.tryPromise({
-      try: async (signal) => {
-        const iterator = source[Symbol.asyncIterator]()
-        // an interrupted restore closes the stored stream; the decoder then ends as well
-        const stop = () => void iterator.return?.()
-        signal.addEventListener("abort", stop, { once: true })
-        const chunks = options.raw ? { [Symbol.asyncIterator]: () => iterator } : decompressChunks({ [Symbol.asyncIterator]: () => iterator })
-        try {
-          for await (const chunk of chunks) {
-            try {
-              await consume(chunk)
-            } catch (error) {
-              throw new ConsumerFailed(error)
-            }
-            if (signal.aborted) break
+    // the failure, if any, as a value: its kind decides its type below
+    const failure = yield* Effect.promise(async (signal): Promise<unknown> => {
+      const iterator = source[Symbol.asyncIterator]()
+      // an interrupted restore closes the stored stream; the decoder then ends as well
+      const stop = () => void iterator.return?.()
+      signal.addEventListener("abort", stop, { once: true })
+      const input = { [Symbol.asyncIterator]: () => iterator }
+      const chunks = options.raw ? input : decompressChunks(input)
+      try {
+        for await (const chunk of chunks) {
+          try {
+            await consume(chunk)
+          } catch (error) {
+            return new Failed("consumer", error)
           }
-        } finally {
-          signal.removeEventListener("abort", stop)
+          if (signal.aborted) break
         }
-        return undefined
-      },
-      catch: (cause) => cause
-    }).pipe(Effect.catch((cause) => Effect.succeed(cause)))
+      } catch (error) {
+        return error
+      } finally {
+        signal.removeEventListener("abort", stop)
+      }
+      return undefined
+    })
     if (failure === undefined) return
-    if (failure instanceof StoredFailed) return yield* Effect.fail(failure.error as E)
-    if (failure instanceof ConsumerFailed) return yield* Effect.fail(options.onConsumerError(failure.error))
+    if (failure instanceof Failed) {
+      return yield* Effect.fail(failure.side === "stored" ? failure.error as E : options.onConsumerError(failure.error))
+    }
     if (failure instanceof DecryptError || failure instanceof DecompressionError) return yield* Effect.fail(failure)
     // from the zstd decoder and its frame splitter
     if (!options.raw && failure instanceof Error) return yield* Effect.fail(toDecompressionError(failure))
