@@ -60,6 +60,8 @@ export interface Toolbox {
   readonly decryptSha256: (stored: string) => Promise<string>
   /** The RSA private key (PEM) every tool's output opens with; `age -d -i` reads it too. */
   readonly privateKey: string
+  /** Backs `input` up with ubackup in gzip mode (untimed, for the restore rows); returns the stored file. */
+  readonly gzipBackup: (input: string) => string
 }
 
 /** Creates the keys every tool shares (one RSA-4096 pair, as µbackup uses) in `work`. */
@@ -142,5 +144,15 @@ export const makeToolbox = (work: string): Toolbox => {
     return hash.digest("hex")
   }
 
-  return { tools: [ubackup, zstdAge, gzipOpenssl, restic], decryptSha256, privateKey }
+  const gzipBackup = (input: string): string => {
+    const gzipConfig = path.join(ubackupDir, "config-gzip.json")
+    fs.writeFileSync(gzipConfig, JSON.stringify({ ...JSON.parse(fs.readFileSync(config, "utf8")), compression: "gzip" }))
+    const stdin = fs.openSync(input, "r")
+    const result = spawnSync(ubackupBin, ["manual-backup", "bench", "gzip", "--config", gzipConfig], { stdio: [stdin, "pipe", "pipe"] })
+    fs.closeSync(stdin)
+    if (result.status !== 0) throw new Error(`ubackup manual-backup (gzip) failed: ${result.stderr?.toString() ?? result.error}`)
+    return path.join(storage, result.stdout.toString().trim())
+  }
+
+  return { tools: [ubackup, zstdAge, gzipOpenssl, restic], decryptSha256, privateKey, gzipBackup }
 }
