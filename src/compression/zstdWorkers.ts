@@ -149,6 +149,8 @@ class DecoderWorker {
     this.#free[0] = outputSlots
     for (let slot = 0; slot < inputSlots; slot++) this.#freeInput.push(slot)
     this.#worker = new Worker(workerSource, { eval: true, workerData: { input, output, free, slotSize, outputSlots } })
+    // a parked thread must not keep the process alive if no stream takes it
+    if (parked) this.#worker.unref()
     running++
     this.#worker.once("exit", () => running--)
     this.#worker.on("message", (message: WorkerMessage) => {
@@ -162,9 +164,6 @@ class DecoderWorker {
     })
     this.#worker.on("error", (error) => this.fail(error))
     this.#worker.on("exit", this.#stopped)
-    // a parked thread must not keep the process alive if no stream takes it;
-    // after the listeners, since a "message" listener refs the worker again
-    if (parked) this.#worker.unref()
   }
 
   readonly #stopped = () => this.fail(new Error("the zstd decoder thread stopped"))

@@ -5,11 +5,8 @@
  * read back in order, damage and truncation as errors, and no thread left
  * running once a stream ended, failed or was abandoned.
  */
-import { execFileSync, spawnSync } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import * as crypto from "node:crypto"
-import * as fs from "node:fs"
-import * as os from "node:os"
-import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { decompressChunks } from "../../src/compression/decompress.ts"
 import { type Segment, ZstdFrameSplitter } from "../../src/compression/zstdFrames.ts"
@@ -134,20 +131,4 @@ describe.runIf(requireCommands("zstd decoder threads", "zstd"))("zstd decoder th
     expect(during).toBe(1)
     expect(await settled()).toBe(0)
   })
-
-  it("a thread started ahead that no stream takes does not keep the process alive", () => {
-    const module = new URL("../../src/compression/zstdWorkers.ts", import.meta.url).href
-    const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-prestart-")), "prestart.mjs")
-    // the thread is up (and its listeners on) before the script ends: that is when it used to hold the process
-    fs.writeFileSync(script, `const m = await import(${JSON.stringify(module)})
-m.prestartDecoder()
-await new Promise((resolve) => setTimeout(resolve, 1000))
-console.log(m.runningDecoders())
-`)
-    const child = spawnSync(process.execPath, [script], { timeout: 20_000, encoding: "utf8" })
-    fs.rmSync(path.dirname(script), { recursive: true, force: true })
-    expect(child.error, "the process did not exit by itself").toBeUndefined()
-    expect([child.status, child.stdout.trim()]).toEqual([0, "1"])
-  })
-
 })
