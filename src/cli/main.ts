@@ -2,8 +2,6 @@
  * The `ubackup` command line: thin verbs over the library. Data goes to
  * stdout; messages and errors go to stderr; any error exits with code 1.
  */
-// first: it runs before the rest loads (see the file)
-import "./prestart.ts"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Console, Effect, Layer, Logger, Ref, Runtime, Schema } from "effect"

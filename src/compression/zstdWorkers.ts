@@ -79,25 +79,6 @@ parentPort.on("message", ({ input: inputSlot, length, endsFrame }) => {
 `
 
 let running = 0
-/** A thread started ahead of its stream (`prestartDecoder`), not yet taken by one. */
-let parked: DecoderWorker | undefined
-
-/**
- * Starts one decoder thread now, for the next stream to take. A thread takes
- * ~50–100 ms to boot; the CLI calls this first thing for the verbs that
- * decode, so that the boot overlaps the loading of the rest of the CLI on
- * another core instead of delaying the first plaintext. Unused, the thread
- * does not keep the process alive.
- */
-export const prestartDecoder = (): void => {
-  parked ??= new DecoderWorker(true)
-}
-
-const takeDecoder = (): DecoderWorker => {
-  const worker = parked
-  parked = undefined
-  return worker?.adopt() ?? new DecoderWorker()
-}
 
 /** Decoder threads alive in this process: none once every stream ended or was abandoned (for tests). */
 export const runningDecoders = (): number => running
@@ -139,7 +120,7 @@ class DecoderWorker {
   #failure: unknown
   readonly #changes = new Signal()
 
-  constructor(parked = false) {
+  constructor() {
     const input = new SharedArrayBuffer(slotSize * inputSlots)
     const output = new SharedArrayBuffer(slotSize * outputSlots)
     const free = new SharedArrayBuffer(4)
@@ -149,8 +130,6 @@ class DecoderWorker {
     this.#free[0] = outputSlots
     for (let slot = 0; slot < inputSlots; slot++) this.#freeInput.push(slot)
     this.#worker = new Worker(workerSource, { eval: true, workerData: { input, output, free, slotSize, outputSlots } })
-    // a parked thread must not keep the process alive if no stream takes it
-    if (parked) this.#worker.unref()
     running++
     this.#worker.once("exit", () => running--)
     this.#worker.on("message", (message: WorkerMessage) => {
@@ -167,12 +146,6 @@ class DecoderWorker {
   }
 
   readonly #stopped = () => this.fail(new Error("the zstd decoder thread stopped"))
-
-  /** Holds the process open again: the thread now works for a stream. */
-  adopt(): this {
-    this.#worker.ref()
-    return this
-  }
 
   /** Copies compressed bytes into the input ring, sending each slot as it fills. */
   async write(bytes: Uint8Array): Promise<void> {
@@ -279,7 +252,7 @@ export async function* decodeFramesOnWorkers(
     for (let next = await segments.next(); !next.done && !stopped; next = await segments.next()) {
       if (worker === undefined) {
         // frames go round-robin; a second worker starts only when a second frame comes
-        if (workers.length < maxWorkers && frame >= workers.length) workers.push(takeDecoder())
+        if (workers.length < maxWorkers && frame >= workers.length) workers.push(new DecoderWorker())
         worker = workers[frame % workers.length]!
         // at most one frame queued per worker besides the one it decodes
         while (frames.length > workers.length && !stopped) await progress.wait()

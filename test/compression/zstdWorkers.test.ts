@@ -10,7 +10,7 @@ import * as crypto from "node:crypto"
 import { describe, expect, it } from "vitest"
 import { decompressChunks } from "../../src/compression/decompress.ts"
 import { type Segment, ZstdFrameSplitter } from "../../src/compression/zstdFrames.ts"
-import { decodeFramesOnWorkers, prestartDecoder, runningDecoders } from "../../src/compression/zstdWorkers.ts"
+import { decodeFramesOnWorkers, runningDecoders } from "../../src/compression/zstdWorkers.ts"
 import { requireCommands } from "../harness/tools.ts"
 
 const MiB = 1024 * 1024
@@ -112,23 +112,6 @@ describe.runIf(requireCommands("zstd decoder threads", "zstd"))("zstd decoder th
         if (read > 2 * MiB) break
       }
     }
-    expect(await settled()).toBe(0)
-  })
-
-  it("a thread started ahead is taken by the next stream, and only once", async () => {
-    prestartDecoder()
-    prestartDecoder()
-    expect(runningDecoders()).toBe(1)
-    const plain = content(3 * MiB, "ahead")
-    const compressed = zstd(plain)
-    let during = 0
-    const hash = crypto.createHash("sha256")
-    for await (const chunk of decodeFramesOnWorkers(segmentsOf(compressed, MiB), 1)) {
-      during = Math.max(during, runningDecoders())
-      hash.update(chunk)
-    }
-    expect(hash.digest("hex")).toBe(sha256(plain))
-    expect(during).toBe(1)
     expect(await settled()).toBe(0)
   })
 })
