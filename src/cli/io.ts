@@ -55,7 +55,13 @@ export const writeStdout = (chunk: Uint8Array): Promise<void> =>
     process.stdout.write(chunk, (error) => (error ? reject(error) : resolve()))
   })
 
-export const printLine = (text: string) => Effect.sync(() => void process.stdout.write(`${text}\n`))
+/**
+ * A line of output, awaited until written: when the reader closed the pipe
+ * (`| head`), the verb stops there with an OutputError, which main.ts turns
+ * into exit code 1 without a message.
+ */
+export const printLine = (text: string): Effect.Effect<void, OutputError> =>
+  Effect.tryPromise({ try: () => writeStdout(Buffer.from(`${text}\n`)), catch: (cause) => new OutputError({ cause }) })
 export const printNote = (text: string) => Effect.sync(() => void process.stderr.write(`${text}\n`))
 
 export const readStdinText = Stream.mkString(Stream.decodeText(stdin()))

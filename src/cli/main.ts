@@ -121,6 +121,10 @@ if (major < 22 || (major === 22 && minor < 19)) {
   process.exit(1)
 }
 
+// every write to stdout reports its own failure (printLine, writeStdout, toStdout): without a
+// listener, a reader that closed the pipe early (EPIPE) would also crash the process with a stack trace
+process.stdout.on("error", () => undefined)
+
 // a minor GC every few MiB keeps long streams' memory flat (src/stream/memory.ts)
 exposeCollector()
 // bin/ubackup's compile cache is for this process only, not for the commands it runs

@@ -1,4 +1,4 @@
-/** decrypt, verify, storage ls / ls-services / get / cleanup */
+/** decrypt, verify, storage ls / ls-services / get / cleanup (and prune, from ./prune.ts) */
 import { Effect, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { parseDuration } from "../domain/duration.ts"
@@ -16,6 +16,7 @@ import { consumePlaintext, plaintext } from "../api/plaintext.ts"
 import { latestBackup, verifyBackup, type Verification } from "../api/verify.ts"
 import { restoreIntoContainer, restoreToHostCommand } from "../api/restoreTo.ts"
 import { dockerEndpoint } from "../discovery/layer.ts"
+import { pruneCommand } from "./prune.ts"
 import { DockerEngine } from "../docker/DockerEngine.ts"
 
 
@@ -268,6 +269,6 @@ const cleanup = Command.make(
 ))
 
 export const storageCommand = Command.make("storage").pipe(
-  Command.withDescription("Browse and fetch stored backups, and clean up after stopped ones"),
-  Command.withSubcommands([ls, lsServices, get, cleanup])
+  Command.withDescription("Browse and fetch stored backups, clean up after stopped ones, prune by a retention policy"),
+  Command.withSubcommands([ls, lsServices, get, cleanup, pruneCommand])
 )

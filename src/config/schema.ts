@@ -11,6 +11,7 @@ import { ContainerFilterConfig, StaticTargetConfig } from "../discovery/config.t
 import { isCron, isTimeZone } from "../domain/cron.ts"
 import { DurationText } from "../domain/duration.ts"
 import { SizeText } from "../domain/size.ts"
+import { RetentionConfig } from "../retention/config.ts"
 import { StorageConfig } from "../storage/config.ts"
 
 const Listen = Schema.String.check(
@@ -68,6 +69,8 @@ export const Config = Schema.Struct({
     checks: Schema.optionalKey(Schema.Record(Schema.String, Schema.NonEmptyArray(Schema.NonEmptyString))),
     staleAfter: DurationText.pipe(Schema.withDecodingDefaultTypeKey(Effect.succeed("26h")))
   }).pipe(Schema.encodeKeys({ staleAfter: "stale_after" }))),
+  /** Which backups `storage prune` (and, with prune_after_run, the scheduler) keeps; nothing is deleted without it. */
+  retention: Schema.optionalKey(RetentionConfig),
   /** `now`: also write the metrics, atomically, to this node_exporter textfile (`…/ubackup.prom`). */
   metricsTextfile: Schema.optionalKey(Schema.String.check(Schema.makeFilter((file: string) => file.endsWith(".prom") || "Expected a path ending in .prom")))
 }).pipe(Schema.encodeKeys({

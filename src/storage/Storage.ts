@@ -45,6 +45,20 @@ export interface CleanupResult {
   readonly kept: number
 }
 
+export interface RemoveFailure {
+  readonly id: string
+  readonly reason: StorageFailure
+  /** Why, for people: "locked by S3 Object Lock until …", "access denied". */
+  readonly detail: string
+}
+
+export interface RemoveResult {
+  /** Removed, or already gone. */
+  readonly removed: ReadonlyArray<string>
+  /** Left in place, each with why (a bad ID, no permission, an Object Lock retention). */
+  readonly failed: ReadonlyArray<RemoveFailure>
+}
+
 export class Storage extends Context.Service<Storage, {
   /** Where backups go, for logs: `local /var/backups`, `s3://bucket`. No secrets. */
   readonly location: string
@@ -64,4 +78,12 @@ export class Storage extends Context.Service<Storage, {
    * uploads, recognised by their backup ID, inactive for `olderThanMs`.
    */
   readonly cleanup: (options: CleanupOptions) => Effect.Effect<CleanupResult, StorageError>
+  /**
+   * Deletes these backups, in batches where the store has them (S3:
+   * DeleteObjects, 1000 keys a call). A backup that is already gone counts
+   * as removed; one that cannot be removed is reported in `failed` and the
+   * others still go. Fails only when the storage itself cannot be used.
+   * Retention (src/retention/) is its one caller: nothing else deletes.
+   */
+  readonly remove: (ids: ReadonlyArray<string>) => Effect.Effect<RemoveResult, StorageError>
 }>()("ubackup/Storage") {}

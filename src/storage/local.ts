@@ -16,11 +16,19 @@ import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as path from "node:path"
 import { compareBackupIds, isBackupId, isSafeName, parseBackupId, withSequence } from "../domain/names.ts"
-import { type CleanupOptions, type CleanupResult, Storage, StorageError } from "./Storage.ts"
+import { type CleanupOptions, type CleanupResult, type RemoveFailure, type RemoveResult, Storage, StorageError } from "./Storage.ts"
 import type { StoredBackup } from "../domain/Outcome.ts"
 
 // the service this module implements, so that `ubackup/storage/local` and `ubackup/storage/s3` are complete on their own
-export { type CleanupOptions, type CleanupResult, Storage, StorageError, StorageFailure } from "./Storage.ts"
+export {
+  type CleanupOptions,
+  type CleanupResult,
+  type RemoveFailure,
+  type RemoveResult,
+  Storage,
+  StorageError,
+  StorageFailure
+} from "./Storage.ts"
 
 const isTemporary = (name: string) => name.startsWith(".")
 
@@ -271,7 +279,37 @@ export const makeLocalStorage = (root: string): Storage["Service"] => {
       return { removed, kept }
     })
 
-  return { location: `local ${root}`, put, get, list, listServices, cleanup }
+  /** Unlinks each backup's file (never what a symlink points to), then makes the removals durable. */
+  const remove = (ids: ReadonlyArray<string>): Effect.Effect<RemoveResult, StorageError> =>
+    Effect.gen(function*() {
+      yield* tryFs("rm", root, checkRoot)
+      const removed: Array<string> = []
+      const failed: Array<RemoveFailure> = []
+      const directories = new Set<string>()
+      for (const id of ids) {
+        if (!isBackupId(id)) {
+          failed.push({ id, reason: "InvalidId", detail: "not a backup ID (<service>/<file>)" })
+          continue
+        }
+        const file = resolve(id)
+        const outcome = yield* Effect.result(tryFs("rm", id, async () => {
+          const stat = await fsp.lstat(file)
+          if (!stat.isFile()) throw new StorageError({ reason: "Failed", operation: "rm", subject: id, detail: "not a regular file; left alone" })
+          await contained(file, "rm", id)
+          await fsp.unlink(file)
+        }))
+        if (outcome._tag === "Success" || outcome.failure.reason === "NotFound") {
+          removed.push(id)
+          directories.add(path.dirname(file))
+        } else {
+          failed.push({ id, reason: outcome.failure.reason, detail: outcome.failure.detail })
+        }
+      }
+      for (const directory of directories) yield* tryFs("rm", directory, () => syncDirectory(directory))
+      return { removed, failed }
+    })
+
+  return { location: `local ${root}`, put, get, list, listServices, cleanup, remove }
 }
 
 

@@ -10,10 +10,18 @@
 import { Clock, Effect, Layer, Stream } from "effect"
 import { compareBackupIds, isBackupId, isSafeName, withSequence } from "../domain/names.ts"
 import type { StoredBackup } from "../domain/Outcome.ts"
-import { Storage, StorageError } from "./Storage.ts"
+import { type RemoveFailure, Storage, StorageError } from "./Storage.ts"
 
 // the service this module implements, so that `ubackup/storage/memory` is complete on its own
-export { type CleanupOptions, type CleanupResult, Storage, StorageError, StorageFailure } from "./Storage.ts"
+export {
+  type CleanupOptions,
+  type CleanupResult,
+  type RemoveFailure,
+  type RemoveResult,
+  Storage,
+  StorageError,
+  StorageFailure
+} from "./Storage.ts"
 
 export interface MemoryObject {
   readonly bytes: Uint8Array
@@ -68,7 +76,21 @@ export const makeMemoryStorage = (objects: Map<string, MemoryObject> = new Map()
     get,
     list,
     listServices,
-    cleanup: () => Effect.succeed({ removed: [], kept: 0 })
+    cleanup: () => Effect.succeed({ removed: [], kept: 0 }),
+    remove: (ids) =>
+      Effect.sync(() => {
+        const removed: Array<string> = []
+        const failed: Array<RemoveFailure> = []
+        for (const id of ids) {
+          if (!isBackupId(id)) {
+            failed.push({ id, reason: "InvalidId", detail: "not a backup ID (<service>/<file>)" })
+          } else {
+            objects.delete(id)
+            removed.push(id)
+          }
+        }
+        return { removed, failed }
+      })
   }
 }
 

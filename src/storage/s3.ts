@@ -12,13 +12,33 @@ import type { Readable } from "node:stream"
 import { compareBackupIds, isBackupId, isSafeName } from "../domain/names.ts"
 import { loadS3Sdk, makeS3Client, type S3Sdk, s3Failure, type S3StorageOptions, sendWith } from "./s3Client.ts"
 import { makeUploader } from "./s3Upload.ts"
-import { Storage, StorageError } from "./Storage.ts"
+import { type RemoveFailure, type RemoveResult, Storage, StorageError, type StorageFailure } from "./Storage.ts"
 import type { StoredBackup } from "../domain/Outcome.ts"
 
 export { defaultPartSize, loadS3Sdk, makeS3Client, type S3Sdk, type S3StorageOptions } from "./s3Client.ts"
 
 // the service this module implements, so that `ubackup/storage/local` and `ubackup/storage/s3` are complete on their own
-export { type CleanupOptions, type CleanupResult, Storage, StorageError, StorageFailure } from "./Storage.ts"
+export {
+  type CleanupOptions,
+  type CleanupResult,
+  type RemoveFailure,
+  type RemoveResult,
+  Storage,
+  StorageError,
+  StorageFailure
+} from "./Storage.ts"
+
+/** S3 deletes at most this many keys per DeleteObjects call. */
+const deleteBatch = 1000
+
+const deleteFailure = (code: string | undefined): StorageFailure =>
+  code === "AccessDenied" ? "AccessDenied" : code === "NoSuchKey" ? "NotFound" : "Failed"
+
+/** An Object Lock retention shows as AccessDenied on the key: say that it may be the lock. */
+const deleteDetail = (code: string | undefined, message: string | undefined): string =>
+  code === "AccessDenied"
+    ? "access denied by S3: the object is under an Object Lock retention or legal hold, or these credentials may not delete"
+    : `${code ?? "Error"}: ${message ?? "not deleted"}`
 
 export const makeS3Storage = (sdk: S3Sdk, client: S3Client, options: S3StorageOptions): Storage["Service"] => {
   const { bucket } = options
@@ -90,13 +110,41 @@ export const makeS3Storage = (sdk: S3Sdk, client: S3Client, options: S3StorageOp
     )
   )
 
+  /** DeleteObjects, 1000 keys a call (S3's limit); each key's error (a lock, a denial) reported, not raised. */
+  const remove = (ids: ReadonlyArray<string>): Effect.Effect<RemoveResult, StorageError> =>
+    Effect.gen(function*() {
+      const removed: Array<string> = []
+      const failed: Array<RemoveFailure> = []
+      const valid = ids.filter((id) => {
+        if (isBackupId(id)) return true
+        failed.push({ id, reason: "InvalidId", detail: "not a backup ID (<service>/<file>)" })
+        return false
+      })
+      for (let start = 0; start < valid.length; start += deleteBatch) {
+        const batch = valid.slice(start, start + deleteBatch)
+        const response = yield* send("rm", `${batch.length} backup(s) in s3://${bucket}`, (signal) =>
+          client.send(
+            new sdk.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: false } }),
+            { abortSignal: signal }
+          ))
+        const errors = new Map((response.Errors ?? []).flatMap((error) => (error.Key === undefined ? [] : [[error.Key, error] as const])))
+        for (const id of batch) {
+          const error = errors.get(id)
+          if (error === undefined) removed.push(id)
+          else failed.push({ id, reason: deleteFailure(error.Code), detail: deleteDetail(error.Code, error.Message) })
+        }
+      }
+      return { removed, failed }
+    })
+
   return {
     location: `s3://${bucket}${options.endpoint ? ` at ${options.endpoint}` : ""}`,
     put,
     get,
     list,
     listServices,
-    cleanup: uploader.cleanup
+    cleanup: uploader.cleanup,
+    remove
   }
 }
 

@@ -42,6 +42,7 @@ export const verbs: ReadonlyArray<ReadonlyArray<string>> = [
   ["storage", "ls-services"],
   ["storage", "get"],
   ["storage", "cleanup"],
+  ["storage", "prune"],
   ["decryption-key-generate"],
   ["decryption-key-to-encryption-key"],
   ["print-default-config"],

@@ -7,7 +7,9 @@
  * - listings sort oldest first, numbered variants in order, and go past
  *   S3's page of 1000 keys;
  * - cleanup removes only what ubackup's killed backups left, and only
- *   once it has been quiet long enough.
+ *   once it has been quiet long enough;
+ * - remove deletes exactly the backups named, past S3's 1000 keys a call,
+ *   counts a missing one as removed and reports a bad ID without failing.
  *
  * The same through the real CLI, for the two a config can name (local and
  * S3): test/cli/storageConformance.test.ts.
@@ -138,7 +140,13 @@ describe.each(backends)("storage conformance: $name", (backend) => {
     const listed = await run(storage.listServices)
     expect(listed.filter((service) => service.startsWith("svc"))).toEqual(services)
     expect(listed).toContain("bulk")
-  }, 120_000)
+    // removed again in one call: past S3's 1000 keys per DeleteObjects, the others untouched
+    const removal = await run(storage.remove([...ids.slice(0, count - 1), "bulk/../escape", idAt("bulk", 5000)]))
+    expect(removal.removed).toHaveLength(count) // the missing one counts as removed
+    expect(removal.failed).toEqual([expect.objectContaining({ id: "bulk/../escape", reason: "InvalidId" })])
+    expect((await run(storage.list("bulk"))).map((backup) => backup.id)).toEqual([ids[count - 1]])
+    expect((await run(storage.list("svc0000"))).map((backup) => backup.id)).toEqual([idAt("svc0000", 0)])
+  }, 180_000)
 
   it("cleanup takes only ubackup's quiet leftovers of the given host", async () => {
     const cleanupOf = (options: { olderThanMs: number; hostname?: string }) => run(storage.cleanup(options))
