@@ -7,6 +7,7 @@ import { parseDuration } from "../domain/duration.ts"
 import { loadConfig } from "../config/load.ts"
 import { configWarnings } from "../config/warnings.ts"
 import { serveMetrics } from "../metrics/publish.ts"
+import { policyForService } from "../retention/config.ts"
 import { runScheduler } from "../scheduler/scheduler.ts"
 import { systemdUnit } from "../scheduler/systemd.ts"
 import { InputFileError, printLine } from "./io.ts"
@@ -40,7 +41,8 @@ const run = Command.make(
           concurrency: c.concurrency,
           abandonedAfterMs: parseDuration(c.abortIncompleteUploadsAfter),
           sizeDrop: c.sizeDrop,
-          runNow
+          runNow,
+          pruneAfterRun: c.retention?.pruneAfterRun === true ? policyForService(c.retention) : undefined
         })
       }).pipe(Effect.scoped, Effect.provide(layerRun(loaded)))
     })

@@ -20,6 +20,9 @@ import type { Discovered, Target } from "../domain/Target.ts"
 import { Targets } from "../discovery/Targets.ts"
 import { runReported } from "../pipeline/reported.ts"
 import { parseCron } from "../domain/cron.ts"
+import type { Outcome } from "../domain/Outcome.ts"
+import type { RetentionPolicy } from "../retention/policy.ts"
+import { prune } from "../retention/prune.ts"
 
 export interface SchedulerOptions {
   /** 5-field cron, the default for every target without its own. */
@@ -32,6 +35,26 @@ export interface SchedulerOptions {
   readonly sizeDrop?: SizeDropOptions | undefined
   /** Back up every target once at start, whatever the schedule. */
   readonly runNow: boolean
+  /**
+   * retention.prune_after_run: after each run, the services it stored are
+   * pruned by this policy (a failure is logged; the scheduler goes on).
+   */
+  readonly pruneAfterRun?: ((service: string) => RetentionPolicy) | undefined
+}
+
+/** The prune after a run, of the services it stored; logged, never failing the scheduler. */
+const pruneStored = (outcomes: ReadonlyArray<Outcome>, policyFor: (service: string) => RetentionPolicy) => {
+  const services = [...new Set(outcomes.filter((outcome) => outcome.result._tag === "Stored").map((outcome) => outcome.service))]
+  if (services.length === 0) return Effect.void
+  return prune({ services, policyFor, dryRun: false }).pipe(
+    Effect.flatMap((result) =>
+      Effect.andThen(
+        Effect.logInfo(`pruned ${services.join(", ")}: ${result.removed.length} backup(s) removed`),
+        Effect.forEach(result.failed, (failure) => Effect.logWarning(`prune: could not remove ${failure.id}: ${failure.detail}`), { discard: true })
+      )
+    ),
+    Effect.catch((error) => Effect.logError(`prune after the run failed: ${error.message}`))
+  )
 }
 
 const minute = 60_000
@@ -128,6 +151,7 @@ const schedulerLoop = (options: SchedulerOptions, state: { running: boolean }) =
             checkInError === undefined ? Effect.void : Effect.logError(`run failed: ${checkInError.message}`)
           )
         ),
+        Effect.tap(({ outcomes }) => (options.pruneAfterRun === undefined ? Effect.void : pruneStored(outcomes, options.pruneAfterRun))),
         Effect.andThen(Effect.sync(() => void (state.running = false)))
       )
     const logNext = Effect.gen(function*() {

@@ -46,12 +46,13 @@ interface Recorder {
 const harness = (targets: ReadonlyArray<Target>, took: (target: Target) => Duration.Input = () => "1 second") => {
   const recorder: Recorder = { runs: [], discoveries: 0 }
   const discovered: Discovered = { targets, invalid: [] }
+  const storage = memoryStorage()
   const layer = Layer.mergeAll(
     Layer.succeed(Targets, { discover: Effect.sync(() => void recorder.discoveries++).pipe(Effect.as(discovered)) }),
     fakeSnapshotter((target) =>
       Stream.fromEffect(Effect.sleep(took(target)).pipe(Effect.as(new TextEncoder().encode(target.service))))
     ),
-    memoryStorage().layer,
+    storage.layer,
     passthroughCodecs,
     layerMetrics,
     Layer.succeed(Alerts, {
@@ -69,7 +70,7 @@ const harness = (targets: ReadonlyArray<Target>, took: (target: Target) => Durat
       Effect.provide(layer),
       Effect.forkChild
     )
-  return { recorder, start }
+  return { recorder, start, objects: storage.objects }
 }
 
 const at = (iso: string) => new Date(iso).getTime()
@@ -130,6 +131,27 @@ describe("scheduler (test clock)", () => {
       // 01:00 runs until 02:30; 02:00 fell due meanwhile: it runs at 02:31 (the next minute), until 04:01;
       // 03:00 and 04:00 fell due meanwhile: one run at 04:02, until 05:32; then 05:00's run, at 05:33
       assert.deepStrictEqual(starts, ["01:00", "02:31", "04:02", "05:33"])
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.effect("retention.prune_after_run: after each run, the services it stored are pruned by their policy", () =>
+    Effect.gen(function*() {
+      const { recorder, start, objects } = harness([container("db"), container("web")])
+      yield* TestClock.setTime(at("2026-03-10T00:59:30Z"))
+      const fiber = yield* start({
+        schedule: "0 * * * *",
+        pruneAfterRun: (service) => (service === "db" ? { keepLast: 2 } : { keepLast: 3 })
+      })
+      yield* TestClock.adjust("5 hours")
+      assert.strictEqual(recorder.runs.length, 5)
+      const ids = [...objects.keys()].sort()
+      assert.deepStrictEqual(ids.map((id) => id.slice(0, id.indexOf("_"))), [
+        "db/2026-03-10 0400Z",
+        "db/2026-03-10 0500Z",
+        "web/2026-03-10 0300Z",
+        "web/2026-03-10 0400Z",
+        "web/2026-03-10 0500Z"
+      ])
       yield* Fiber.interrupt(fiber)
     }))
 
