@@ -29,7 +29,37 @@ export { BackupTooLarge, backupOne, type BackupRequest, EmptySnapshot, Hostname,
 export { backupId, compareBackupIds, isBackupId, isSafeName, parseBackupId, withSequence } from "./domain/names.ts"
 export { layerLocal, makeLocalStorage } from "./storage/local.ts"
 export { layerMemory, makeMemoryStorage, type MemoryObject } from "./storage/memory.ts"
-export { type CleanupOptions, type CleanupResult, Storage, StorageError, StorageFailure } from "./storage/Storage.ts"
+export {
+  type CleanupOptions,
+  type CleanupResult,
+  type RemoveFailure,
+  type RemoveResult,
+  Storage,
+  StorageError,
+  StorageFailure
+} from "./storage/Storage.ts"
+export {
+  applyPolicy,
+  type CalendarSpan,
+  describePolicy,
+  formatCalendarSpan,
+  type Kept,
+  type KeepRule,
+  parseCalendarSpan,
+  policyProblem,
+  type PolicyResult,
+  type RetentionPolicy
+} from "./retention/policy.ts"
+export {
+  type PlannedBackup,
+  planService,
+  prune,
+  type PruneOptions,
+  type PruneResult,
+  RetentionError,
+  type ServicePlan
+} from "./retention/prune.ts"
+export { policyForService, RetentionConfig } from "./retention/config.ts"
 export type { BackupResult, Outcome, StoredBackup } from "./domain/Outcome.ts"
 export { severityOf, type Warning, warningLabel } from "./domain/Warning.ts"
 export { BackupHistory, type HistoryEntry } from "./history/BackupHistory.ts"

@@ -84,7 +84,8 @@ const defaultConfigCommand = (name: string) => Command.make(
           metrics_textfile: "/var/lib/prometheus/node-exporter/ubackup.prom",
           size_drop: { ratio: 0.5, window: 7 },
           drill: { stale_after: "26h", checks: { postgres: ["pg_restore", "--list"], files: ["tar", "-t"] } },
-          history_file: "/var/lib/ubackup/history.json"
+          history_file: "/var/lib/ubackup/history.json",
+          retention: { keep_daily: 7, keep_weekly: 4, keep_monthly: 12, services: { postgres: { keep_last: 48 } }, prune_after_run: false }
         }
         : { ...keys, docker_endpoint: "unix:///var/run/docker.sock", storage: { local: { path: defaultLocalPath } } }
       yield* printLine(JSON.stringify(config, null, 4))

@@ -9,6 +9,7 @@
  * added.
  */
 import fc from "fast-check"
+import { parseCalendarSpan } from "../../src/retention/policy.ts"
 import { isTtlSpec } from "../../src/alert/ttl.ts"
 import { parseDuration } from "../../src/domain/duration.ts"
 import { parseSize } from "../../src/domain/size.ts"
@@ -47,7 +48,19 @@ export const localBase = {
   schedule: "0 1 * * *",
   schedule_timezone: "Europe/Helsinki",
   metrics_listen: "127.0.0.1:9876",
-  metrics_textfile: "/var/lib/prometheus/node-exporter/ubackup.prom"
+  metrics_textfile: "/var/lib/prometheus/node-exporter/ubackup.prom",
+  // two rules per policy: one damaged field never leaves a policy empty (that is refused at the policy, not the field)
+  retention: {
+    keep_daily: 7,
+    keep_weekly: 4,
+    keep_monthly: 12,
+    keep_yearly: -1,
+    keep_last: 3,
+    keep_hourly: 24,
+    keep_within: "30d",
+    services: { postgres: { keep_last: 48, keep_within: "1y2m" } },
+    prune_after_run: false
+  }
 } satisfies Json
 
 /** Every S3 option. */
@@ -73,6 +86,7 @@ type Kind =
   | "object" | "record" | "promLabels" | "array" | "nonEmptyArray"
   | "string" | "nonEmpty" | "url" | "duration" | "size" | "boolean" | "concurrency" | "partSize"
   | "compression" | "acl" | "dockerEndpoint" | "serviceName" | "fileExtension" | "ttl" | "cron" | "timeZone" | "listen" | "promFile"
+  | "keepCount" | "span"
 
 /**
  * What each field must be, by its path with indices as `[]` and record keys
@@ -137,7 +151,20 @@ const kinds: Record<string, Kind> = {
   schedule: "cron",
   schedule_timezone: "timeZone",
   metrics_listen: "listen",
-  metrics_textfile: "promFile"
+  metrics_textfile: "promFile",
+  retention: "object",
+  "retention.keep_last": "keepCount",
+  "retention.keep_hourly": "keepCount",
+  "retention.keep_daily": "keepCount",
+  "retention.keep_weekly": "keepCount",
+  "retention.keep_monthly": "keepCount",
+  "retention.keep_yearly": "keepCount",
+  "retention.keep_within": "span",
+  "retention.services": "record",
+  "retention.services.*": "object",
+  "retention.services.*.keep_last": "keepCount",
+  "retention.services.*.keep_within": "span",
+  "retention.prune_after_run": "boolean"
 }
 
 /** Keys without which the config (or the object holding them) does not decode. */
@@ -232,7 +259,9 @@ const wrong: Record<Kind, fc.Arbitrary<Json>> = {
   cron: fc.oneof(notString, badString(isCron, ["61 * * * *", "* * * *", "0 0 1 * * *", "@daily", ""])),
   timeZone: fc.oneof(notString, badString(isTimeZone, ["Mars/Olympus", "utc+2", "", "Europe"])),
   listen: fc.oneof(notString, fc.constantFrom("127.0.0.1:99999", "localhost", ":abc", "", "[::1]", "a b:80")),
-  promFile: fc.oneof(notString, fc.constantFrom("/var/lib/node-exporter/ubackup.txt", "", "ubackup.prom.bak"))
+  promFile: fc.oneof(notString, fc.constantFrom("/var/lib/node-exporter/ubackup.txt", "", "ubackup.prom.bak")),
+  keepCount: fc.oneof(notNumber, fc.constantFrom(-2, 1.5, 1_000_001, -0.5), fc.integer().filter((n) => n < -1 || n > 1_000_000)),
+  span: fc.oneof(notString, badString((s) => parseCalendarSpan(s) !== undefined, ["1w", "30 days", "", "0d", "1d1d", "-1d", "P30D", "1.5m"]))
 }
 
 /** All the key names the bases use, at any depth: an added key must be none of them to be unknown. */
