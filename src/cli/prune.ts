@@ -114,12 +114,16 @@ export const pruneCommand = Command.make(
           yield* printLine(
             result.dryRun
               ? `dry run: would remove ${doomed.length} backup(s) (${formatBytes(bytes)}), keep ${kept}`
-              : `removed ${result.removed.length} backup(s), kept ${kept}${result.failed.length > 0 ? `; ${result.failed.length} could not be removed` : ""}`
+              : `removed ${result.removed.length} backup(s), kept ${kept}${result.failed.length > 0 ? `; ${result.failed.length} not removed (see below)` : ""}`
           )
         }
-        if (result.failed.length > 0) {
-          for (const failure of result.failed) yield* Effect.logError(`could not remove ${printable(failure.id)}: ${failure.detail}`)
-          return yield* new RetentionError({ service: "", detail: `${result.failed.length} backup(s) could not be removed (see above); the rest were` })
+        // a backup under an Object Lock retention is skipped, as the lock means; anything else is an error
+        const locked = result.failed.filter((failure) => failure.reason === "Locked")
+        const failed = result.failed.filter((failure) => failure.reason !== "Locked")
+        for (const failure of locked) yield* Effect.logWarning(`kept ${printable(failure.id)}: ${failure.detail}`)
+        for (const failure of failed) yield* Effect.logError(`could not remove ${printable(failure.id)}: ${failure.detail}`)
+        if (failed.length > 0) {
+          return yield* new RetentionError({ service: "", detail: `${failed.length} backup(s) could not be removed (see above); the rest were` })
         }
       }).pipe(Effect.provide(layerStorage(loaded)))
     ))

@@ -45,7 +45,11 @@ export const layerStorage = ({ config, source }: LoadedConfig): Layer.Layer<Stor
             forcePathStyle: s3.forcePathStyle,
             partSize: s3.partSizeMb === undefined ? undefined : s3.partSizeMb * 1024 * 1024,
             acl: s3.acl,
-            requestTimeoutMs: s3.requestTimeout === undefined ? undefined : parseDuration(s3.requestTimeout)
+            requestTimeoutMs: s3.requestTimeout === undefined ? undefined : parseDuration(s3.requestTimeout),
+            storageClass: s3.storageClass,
+            objectLock: s3.objectLock === undefined
+              ? undefined
+              : { mode: s3.objectLock.mode === "governance" ? "GOVERNANCE" : "COMPLIANCE", days: s3.objectLock.days }
           })
         )
       )

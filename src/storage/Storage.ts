@@ -15,6 +15,7 @@ export const StorageFailure = Schema.Literals([
   "AccessDenied", //   credentials or permissions
   "Unavailable", //    cannot reach or use the storage
   "Conflict", //       another writer took the ID while the backup was being written
+  "Locked", //         protected by S3 Object Lock (a retention date or a legal hold): not deleted
   "Failed" //          anything else
 ])
 export type StorageFailure = typeof StorageFailure.Type

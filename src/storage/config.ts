@@ -28,14 +28,25 @@ export const S3StorageConfig = Schema.Struct({
     "aws-exec-read"
   ])),
   /** A request with no traffic for this long (a stalled connection) is given up and retried; default 60s. */
-  requestTimeout: Schema.optionalKey(DurationText)
+  requestTimeout: Schema.optionalKey(DurationText),
+  /** The storage class of every upload: STANDARD_IA, GLACIER_IR, … or a store's own; the bucket's default when absent. */
+  storageClass: Schema.optionalKey(
+    Schema.String.check(Schema.makeFilter((name: string) => /^[A-Z][A-Z0-9_]{0,63}$/.test(name) || "Expected a storage class name such as STANDARD_IA or GLACIER_IR"))
+  ),
+  /** An Object Lock retention on every upload (the bucket must have Object Lock enabled). */
+  objectLock: Schema.optionalKey(Schema.Struct({
+    mode: Schema.Literals(["governance", "compliance"]),
+    days: Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 36_500 }))
+  }))
 }).pipe(Schema.encodeKeys({
   bucketRegion: "bucket_region",
   accessKeyId: "access_key_id",
   accessKeySecret: "access_key_secret",
   forcePathStyle: "force_path_style",
   partSizeMb: "part_size_mb",
-  requestTimeout: "request_timeout"
+  requestTimeout: "request_timeout",
+  storageClass: "storage_class",
+  objectLock: "object_lock"
 }))
 
 export const StorageConfig = Schema.Struct({

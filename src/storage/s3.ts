@@ -7,10 +7,11 @@
  */
 import type { ListObjectsV2CommandOutput, S3Client } from "@aws-sdk/client-s3"
 import * as NodeStream from "@effect/platform-node/NodeStream"
-import { Effect, Layer, Stream } from "effect"
+import { Clock, Effect, Layer, Stream } from "effect"
 import type { Readable } from "node:stream"
 import { compareBackupIds, isBackupId, isSafeName } from "../domain/names.ts"
-import { loadS3Sdk, makeS3Client, type S3Sdk, s3Failure, type S3StorageOptions, sendWith } from "./s3Client.ts"
+import { isAccessDenied, loadS3Sdk, makeS3Client, type S3Sdk, s3Failure, type S3StorageOptions, sendRaw, sendWith, statusOf } from "./s3Client.ts"
+import { makeObjectLock } from "./s3ObjectLock.ts"
 import { makeUploader } from "./s3Upload.ts"
 import { type RemoveFailure, type RemoveResult, Storage, StorageError, type StorageFailure } from "./Storage.ts"
 import type { StoredBackup } from "../domain/Outcome.ts"
@@ -43,7 +44,8 @@ const deleteDetail = (code: string | undefined, message: string | undefined): st
 export const makeS3Storage = (sdk: S3Sdk, client: S3Client, options: S3StorageOptions): Storage["Service"] => {
   const { bucket } = options
   const send = sendWith(options)
-  const uploader = makeUploader({ sdk, client, options })
+  const objectLock = makeObjectLock(sdk, client, options)
+  const uploader = makeUploader({ sdk, client, options, objectLock })
 
   const put = <E>(id: string, body: Stream.Stream<Uint8Array, E>): Effect.Effect<StoredBackup, E | StorageError> =>
     isBackupId(id)
@@ -110,25 +112,56 @@ export const makeS3Storage = (sdk: S3Sdk, client: S3Client, options: S3StorageOp
     )
   )
 
+  /**
+   * In a bucket with Object Lock, each backup's current version is looked
+   * at first: a locked one is left (reason "Locked", with its date), the
+   * others are deleted by version, so that the bytes go and not just the
+   * name (a delete marker). Elsewhere, keys are deleted as they are.
+   */
+  const deletable = (ids: ReadonlyArray<string>, failed: Array<RemoveFailure>) =>
+    Effect.gen(function*() {
+      if ((yield* objectLock.bucketState) !== "enabled") return { objects: ids.map((Key) => ({ Key })), gone: [] as Array<string> }
+      const now = yield* Clock.currentTimeMillis
+      const heads = yield* Effect.forEach(ids, (id) =>
+        sendRaw((abortSignal) => client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: id }), { abortSignal })).pipe(
+          Effect.map((head) => ({ id, head, status: 200 })),
+          Effect.catch((cause) =>
+            statusOf(cause) === 404 || isAccessDenied(cause)
+              ? Effect.succeed({ id, head: undefined, status: statusOf(cause) ?? 403 })
+              : Effect.fail(s3Failure("rm", id, options)(cause))
+          )
+        ), { concurrency: 8 })
+      const objects: Array<{ Key: string; VersionId?: string }> = []
+      const gone: Array<string> = []
+      for (const { id, head, status } of heads) {
+        if (status === 404) {
+          gone.push(id)
+          continue
+        }
+        const locked = head === undefined ? undefined : objectLock.lockedBy(head, now)
+        if (locked !== undefined) failed.push({ id, reason: "Locked", detail: locked })
+        else objects.push(head?.VersionId === undefined ? { Key: id } : { Key: id, VersionId: head.VersionId })
+      }
+      return { objects, gone }
+    })
+
   /** DeleteObjects, 1000 keys a call (S3's limit); each key's error (a lock, a denial) reported, not raised. */
   const remove = (ids: ReadonlyArray<string>): Effect.Effect<RemoveResult, StorageError> =>
     Effect.gen(function*() {
-      const removed: Array<string> = []
       const failed: Array<RemoveFailure> = []
       const valid = ids.filter((id) => {
         if (isBackupId(id)) return true
         failed.push({ id, reason: "InvalidId", detail: "not a backup ID (<service>/<file>)" })
         return false
       })
-      for (let start = 0; start < valid.length; start += deleteBatch) {
-        const batch = valid.slice(start, start + deleteBatch)
+      const { objects, gone } = yield* deletable(valid, failed)
+      const removed: Array<string> = [...gone]
+      for (let start = 0; start < objects.length; start += deleteBatch) {
+        const batch = objects.slice(start, start + deleteBatch)
         const response = yield* send("rm", `${batch.length} backup(s) in s3://${bucket}`, (signal) =>
-          client.send(
-            new sdk.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: false } }),
-            { abortSignal: signal }
-          ))
+          client.send(new sdk.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch, Quiet: false } }), { abortSignal: signal }))
         const errors = new Map((response.Errors ?? []).flatMap((error) => (error.Key === undefined ? [] : [[error.Key, error] as const])))
-        for (const id of batch) {
+        for (const { Key: id } of batch) {
           const error = errors.get(id)
           if (error === undefined) removed.push(id)
           else failed.push({ id, reason: deleteFailure(error.Code), detail: deleteDetail(error.Code, error.Message) })

@@ -36,6 +36,14 @@ export interface S3StorageOptions {
   readonly requestTimeoutMs?: number | undefined
   /** Attempts per request, the first included (default 5), with exponential backoff and jitter between them. */
   readonly maxAttempts?: number | undefined
+  /** The S3 storage class of every upload (`STANDARD_IA`, `GLACIER_IR`, or a store's own); the bucket's default when absent. */
+  readonly storageClass?: string | undefined
+  /**
+   * An S3 Object Lock retention on every upload, from its completion: the
+   * bucket must have Object Lock enabled. Until then, no one can delete the
+   * backup (governance: only with the bypass permission).
+   */
+  readonly objectLock?: { readonly mode: "GOVERNANCE" | "COMPLIANCE"; readonly days: number } | undefined
 }
 
 export const defaultPartSize = 8 * 1024 * 1024

@@ -20,12 +20,13 @@
  * may not list (a put-only key) skip the listings and rely on the
  * conditional completion alone (docs/FORMAT.md says what each store does).
  */
-import type { CompletedPart, ObjectCannedACL, S3Client } from "@aws-sdk/client-s3"
+import type { CompletedPart, ObjectCannedACL, S3Client, StorageClass } from "@aws-sdk/client-s3"
 import { Clock, Effect, Random, Stream } from "effect"
 import * as crypto from "node:crypto"
 import { minutePrefix, parseBackupId, withSequence } from "../domain/names.ts"
 import { countBytes, transformBytes } from "../stream/bytes.ts"
 import { isAccessDenied, type S3Sdk, s3Failure, type S3StorageOptions, sendRaw, statusOf, defaultPartSize } from "./s3Client.ts"
+import type { ObjectLock } from "./s3ObjectLock.ts"
 import { type CleanupOptions, type CleanupResult, StorageError } from "./Storage.ts"
 import type { StoredBackup } from "../domain/Outcome.ts"
 
@@ -42,6 +43,7 @@ export interface Uploader {
   readonly sdk: S3Sdk
   readonly client: S3Client
   readonly options: S3StorageOptions
+  readonly objectLock: ObjectLock
 }
 
 interface OpenUpload {
@@ -56,7 +58,7 @@ interface Denied {
   uploads: boolean
 }
 
-export const makeUploader = ({ sdk, client, options }: Uploader) => {
+export const makeUploader = ({ sdk, client, options, objectLock }: Uploader) => {
   const { bucket } = options
   const denied: Denied = { objects: false, uploads: false }
   // on AWS (no custom endpoint) parts carry the SDK's CRC32 checksums, which the upload must declare
@@ -144,26 +146,44 @@ export const makeUploader = ({ sdk, client, options }: Uploader) => {
     )
 
   const create = (key: string) =>
-    sendRaw((abortSignal) =>
-      client.send(
-        new sdk.CreateMultipartUploadCommand({
-          Bucket: bucket,
-          Key: key,
-          ContentType: "application/octet-stream",
-          Metadata: metadata,
-          ...(options.acl === undefined ? {} : { ACL: options.acl as ObjectCannedACL }),
-          ...checksum
-        }),
-        { abortSignal }
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      sendRaw((abortSignal) =>
+        client.send(
+          new sdk.CreateMultipartUploadCommand({
+            Bucket: bucket,
+            Key: key,
+            ContentType: "application/octet-stream",
+            Metadata: metadata,
+            ...(options.acl === undefined ? {} : { ACL: options.acl as ObjectCannedACL }),
+            ...(options.storageClass === undefined ? {} : { StorageClass: options.storageClass as StorageClass }),
+            ...objectLock.createParameters(now),
+            ...checksum
+          }),
+          { abortSignal }
+        )
       )
     ).pipe(
-      Effect.mapError(s3Failure("put", key, options)),
+      Effect.mapError(storageClassFailure(key)),
       Effect.flatMap((created) =>
         created.UploadId === undefined
           ? Effect.fail(new StorageError({ reason: "Failed", operation: "put", subject: key, detail: "the store returned no upload ID" }))
           : Effect.succeed(created.UploadId)
       )
     )
+
+  /** A store that does not know the configured storage class answers InvalidArgument or InvalidStorageClass: say which field. */
+  const storageClassFailure = (key: string) => (cause: unknown): StorageError => {
+    const name = (cause as { readonly name?: string } | undefined)?.name
+    if (options.storageClass !== undefined && (name === "InvalidStorageClass" || name === "InvalidArgument")) {
+      return new StorageError({
+        reason: "Failed",
+        operation: "put",
+        subject: key,
+        detail: `the store refused storage class "${options.storageClass}" (${name}; storage.s3.storage_class): use one it offers, or remove the field for its default`
+      })
+    }
+    return s3Failure("put", key, options)(cause)
+  }
 
   /** Step 1 (see the module comment): a key nobody else writes, with its open upload. */
   const claim = (id: string) =>
@@ -265,22 +285,24 @@ export const makeUploader = ({ sdk, client, options }: Uploader) => {
     })
 
   /** Step 3: publish, never over an existing object. */
+  /** Completes the upload; gives the new object's version ID, where the bucket has versions. */
   const complete = (key: string, uploadId: string, parts: ReadonlyArray<CompletedPart>) =>
     Effect.gen(function*() {
       if ((yield* objectExists(key)) === true) return yield* taken(key)
-      yield* sendRaw((abortSignal) =>
+      return yield* sendRaw((abortSignal) =>
         client.send(
           new sdk.CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, IfNoneMatch: "*", MultipartUpload: { Parts: [...parts] } }),
           { abortSignal }
         )
       ).pipe(
+        Effect.map((completed): string | undefined => completed.VersionId),
         Effect.catch((cause) => {
           if (statusOf(cause) === 412) return Effect.fail(taken(key))
           // NoSuchUpload after the SDK retried a completion whose answer was lost: it may have gone through
           if (statusOf(cause) !== 404) return Effect.fail(s3Failure("put", key, options)(cause))
           return sendRaw((abortSignal) => client.send(new sdk.HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal })).pipe(
             Effect.mapError(() => s3Failure("put", key, options)(cause)),
-            Effect.flatMap((head) => (head.ETag === multipartETag(parts) ? Effect.void : Effect.fail(s3Failure("put", key, options)(cause))))
+            Effect.flatMap((head) => (head.ETag === multipartETag(parts) ? Effect.succeed(head.VersionId) : Effect.fail(s3Failure("put", key, options)(cause))))
           )
         })
       )
@@ -289,7 +311,7 @@ export const makeUploader = ({ sdk, client, options }: Uploader) => {
   const put = <E>(id: string, body: Stream.Stream<Uint8Array, E>): Effect.Effect<StoredBackup, E | StorageError> => {
     const partSize = options.partSize ?? defaultPartSize
     return Effect.acquireUseRelease(
-      Effect.interruptible(claim(id)),
+      Effect.interruptible(Effect.andThen(objectLock.checkBeforeUpload(id), claim(id))),
       ({ key, uploadId }) =>
         Effect.gen(function*() {
           let size = 0
@@ -312,7 +334,8 @@ export const makeUploader = ({ sdk, client, options }: Uploader) => {
           )
           // a stream with no bytes at all is one empty part
           const all = parts.length > 0 ? parts : [yield* uploadPart(key, uploadId, 1, new Uint8Array(0))]
-          yield* Effect.uninterruptible(complete(key, uploadId, all))
+          const versionId = yield* Effect.uninterruptible(complete(key, uploadId, all))
+          yield* objectLock.retain(key, versionId, yield* Clock.currentTimeMillis)
           return { id: key, size, modified: new Date(yield* Clock.currentTimeMillis) } satisfies StoredBackup
         }),
       ({ key, uploadId }, exit) => (exit._tag === "Success" ? Effect.void : abortQuietly(key, uploadId))

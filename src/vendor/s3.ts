@@ -9,10 +9,12 @@ export {
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListPartsCommand,
+  PutObjectRetentionCommand,
   S3Client,
   UploadPartCommand
 } from "@aws-sdk/client-s3"

@@ -77,7 +77,9 @@ export const s3Base = {
       force_path_style: true,
       part_size_mb: 8,
       acl: "bucket-owner-full-control",
-      request_timeout: "60s"
+      request_timeout: "60s",
+      storage_class: "STANDARD_IA",
+      object_lock: { mode: "governance", days: 30 }
     }
   }
 } satisfies Json
@@ -86,7 +88,7 @@ type Kind =
   | "object" | "record" | "promLabels" | "array" | "nonEmptyArray"
   | "string" | "nonEmpty" | "url" | "duration" | "size" | "boolean" | "concurrency" | "partSize"
   | "compression" | "acl" | "dockerEndpoint" | "serviceName" | "fileExtension" | "ttl" | "cron" | "timeZone" | "listen" | "promFile"
-  | "keepCount" | "span"
+  | "keepCount" | "span" | "storageClass" | "lockMode" | "lockDays"
 
 /**
  * What each field must be, by its path with indices as `[]` and record keys
@@ -112,6 +114,10 @@ const kinds: Record<string, Kind> = {
   "storage.s3.part_size_mb": "partSize",
   "storage.s3.acl": "acl",
   "storage.s3.request_timeout": "duration",
+  "storage.s3.storage_class": "storageClass",
+  "storage.s3.object_lock": "object",
+  "storage.s3.object_lock.mode": "lockMode",
+  "storage.s3.object_lock.days": "lockDays",
   docker_endpoint: "dockerEndpoint",
   static_targets: "array",
   "static_targets[]": "object",
@@ -170,6 +176,8 @@ const kinds: Record<string, Kind> = {
 /** Keys without which the config (or the object holding them) does not decode. */
 const required = new Set([
   "storage",
+  "storage.s3.object_lock.mode",
+  "storage.s3.object_lock.days",
   "storage.local.path",
   "storage.s3.bucket",
   "static_targets[].service_name",
@@ -260,6 +268,9 @@ const wrong: Record<Kind, fc.Arbitrary<Json>> = {
   timeZone: fc.oneof(notString, badString(isTimeZone, ["Mars/Olympus", "utc+2", "", "Europe"])),
   listen: fc.oneof(notString, fc.constantFrom("127.0.0.1:99999", "localhost", ":abc", "", "[::1]", "a b:80")),
   promFile: fc.oneof(notString, fc.constantFrom("/var/lib/node-exporter/ubackup.txt", "", "ubackup.prom.bak")),
+  storageClass: fc.oneof(notString, fc.constantFrom("", "standard_ia", "GLACIER IR", "1CLASS", "A".repeat(65))),
+  lockMode: fc.oneof(notString, fc.constantFrom("GOVERNANCE", "legal", "", "compliant")),
+  lockDays: fc.oneof(notNumber, fc.constantFrom(0, -1, 1.5, 36_501), fc.integer().filter((n) => n < 1 || n > 36_500)),
   keepCount: fc.oneof(notNumber, fc.constantFrom(-2, 1.5, 1_000_001, -0.5), fc.integer().filter((n) => n < -1 || n > 1_000_000)),
   span: fc.oneof(notString, badString((s) => parseCalendarSpan(s) !== undefined, ["1w", "30 days", "", "0d", "1d1d", "-1d", "P30D", "1.5m"]))
 }

@@ -1,0 +1,15 @@
+import { S3Client, CreateBucketCommand, CreateMultipartUploadCommand, PutObjectCommand, HeadObjectCommand, DeleteObjectsCommand, DeleteObjectCommand, ListObjectVersionsCommand, PutObjectLockConfigurationCommand } from "@aws-sdk/client-s3"
+const c = new S3Client({ endpoint: "http://127.0.0.1:7499", region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" }, requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" })
+const show = async (label: string, p: Promise<unknown>) => { try { const r: any = await p; console.log(label, "OK", JSON.stringify({ ...r, $metadata: undefined }).slice(0, 300)) } catch (e: any) { console.log(label, "ERR", e.name, e.Code, e.message, e.$metadata?.httpStatusCode) } }
+const t = Date.now()
+await show("mk plain", c.send(new CreateBucketCommand({ Bucket: `plain${t}` })))
+await show("mk locked", c.send(new CreateBucketCommand({ Bucket: `locked${t}`, ObjectLockEnabledForBucket: true })))
+const until = new Date(Date.now() + 86400e3)
+await show("mpu plain+lock", c.send(new CreateMultipartUploadCommand({ Bucket: `plain${t}`, Key: "a/b", ObjectLockMode: "GOVERNANCE", ObjectLockRetainUntilDate: until })))
+await show("put locked", c.send(new PutObjectCommand({ Bucket: `locked${t}`, Key: "a/b", Body: "x", ObjectLockMode: "GOVERNANCE", ObjectLockRetainUntilDate: until })))
+await show("mpu locked", c.send(new CreateMultipartUploadCommand({ Bucket: `locked${t}`, Key: "a/c", ObjectLockMode: "COMPLIANCE", ObjectLockRetainUntilDate: until, StorageClass: "STANDARD" })))
+await show("mpu class IA", c.send(new CreateMultipartUploadCommand({ Bucket: `plain${t}`, Key: "a/d", StorageClass: "STANDARD_IA" })))
+await show("mpu class bogus", c.send(new CreateMultipartUploadCommand({ Bucket: `plain${t}`, Key: "a/e", StorageClass: "BOGUS" })))
+await show("head locked", c.send(new HeadObjectCommand({ Bucket: `locked${t}`, Key: "a/b" })))
+await show("delete objs locked", c.send(new DeleteObjectsCommand({ Bucket: `locked${t}`, Delete: { Objects: [{ Key: "a/b" }] } })))
+await show("versions", c.send(new ListObjectVersionsCommand({ Bucket: `locked${t}` })))
