@@ -7,7 +7,7 @@ import { stdin } from "../snapshot/stdin.ts"
 import { formatBytes } from "../domain/size.ts"
 import { printLine, printNote } from "./io.ts"
 import { withProgress, stdinSize } from "./progress.ts"
-import { configFlag, quietFlag, withPipeline } from "./shared.ts"
+import { configFlag, limitUploadFlag, quietFlag, withPipeline } from "./shared.ts"
 
 export const manualBackup = Command.make(
   "manual-backup",
@@ -19,9 +19,10 @@ export const manualBackup = Command.make(
       Flag.withDefault("")
     ),
     quiet: quietFlag,
+    limitUpload: limitUploadFlag,
     config: configFlag
   },
-  ({ serviceName, taskId, fileExtension, quiet, config }) =>
+  ({ serviceName, taskId, fileExtension, quiet, limitUpload, config }) =>
     withPipeline(config, (loaded) =>
       backupOne({
         service: serviceName,
@@ -30,7 +31,7 @@ export const manualBackup = Command.make(
         sourceName: "standard input",
         snapshot: stdin().pipe(withProgress({ label: "standard input", totalBytes: stdinSize(), quiet })),
         maxBytes: limitsOf(loaded.config).maxBytes
-      })).pipe(
+      }), limitUpload).pipe(
       Effect.tap((result) =>
         printNote(
           `stored ${result.id}: ${formatBytes(result.bytesIn)} in, ${formatBytes(result.size)} out, ${(result.durationMs / 1000).toFixed(1)} s`

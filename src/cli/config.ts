@@ -83,6 +83,7 @@ const defaultConfigCommand = (name: string) => Command.make(
           metrics_listen: "127.0.0.1:9876",
           metrics_textfile: "/var/lib/prometheus/node-exporter/ubackup.prom",
           size_drop: { ratio: 0.5, window: 7 },
+          bandwidth_limit: "20MiB/s",
           drill: { stale_after: "26h", checks: { postgres: ["pg_restore", "--list"], files: ["tar", "-t"] } },
           history_file: "/var/lib/ubackup/history.json",
           retention: { keep_daily: 7, keep_weekly: 4, keep_monthly: 12, services: { postgres: { keep_last: 48 } }, prune_after_run: false }

@@ -1,7 +1,6 @@
 /** now: back up every target once */
 import { Effect } from "effect"
 import { Command, Flag } from "effect/cli"
-import { loadConfig } from "../config/load.ts"
 import { formatDuration, parseDuration } from "../domain/duration.ts"
 import { Targets } from "../discovery/Targets.ts"
 import { describeTarget } from "../domain/Target.ts"
@@ -11,7 +10,7 @@ import type { Outcome } from "../domain/Outcome.ts"
 import { formatBytes } from "../domain/size.ts"
 import { printLine, table } from "./io.ts"
 import { layerRun } from "../api/run.ts"
-import { configFlag, lowerPriority } from "./shared.ts"
+import { configFlag, limitUploadFlag, loadConfigWithLimit, lowerPriority } from "./shared.ts"
 
 export const summaryTable = (outcomes: ReadonlyArray<Outcome>): string =>
   table([
@@ -51,12 +50,13 @@ export const now = Command.make(
   {
     dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("List the targets and their commands; back up nothing"), Flag.withDefault(false)),
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print the summary as a JSON array, one object per target"), Flag.withDefault(false)),
+    limitUpload: limitUploadFlag,
     config: configFlag
   },
-  ({ dryRun, json, config }) =>
+  ({ dryRun, json, limitUpload, config }) =>
     Effect.gen(function*() {
       if (!dryRun) yield* lowerPriority
-      const loaded = yield* loadConfig(config)
+      const loaded = yield* loadConfigWithLimit(config, limitUpload)
       yield* Effect.gen(function*() {
         const discovered = yield* (yield* Targets).discover
         if (dryRun && json) {

@@ -4,7 +4,6 @@ import { Command, Flag } from "effect/cli"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { parseDuration } from "../domain/duration.ts"
-import { loadConfig } from "../config/load.ts"
 import { configWarnings } from "../config/warnings.ts"
 import { serveMetrics } from "../metrics/publish.ts"
 import { policyForService } from "../retention/config.ts"
@@ -13,7 +12,7 @@ import { systemdUnit } from "../scheduler/systemd.ts"
 import { InputFileError, printLine } from "./io.ts"
 import { stopIsSuccess } from "./exit.ts"
 import { layerRun } from "../api/run.ts"
-import { configFlag, lowerPriority } from "./shared.ts"
+import { configFlag, limitUploadFlag, loadConfigWithLimit, lowerPriority } from "./shared.ts"
 
 /** bin/ubackup says where it is; run any other way, the launcher sits beside the bundle. */
 const launcherPath = () =>
@@ -23,14 +22,15 @@ const run = Command.make(
   "run",
   {
     runNow: Flag.Boolean("run-now").pipe(Flag.withDescription("Also back up every target once at start"), Flag.withDefault(false)),
+    limitUpload: limitUploadFlag,
     config: configFlag
   },
-  ({ runNow, config }) =>
+  ({ runNow, limitUpload, config }) =>
     Effect.gen(function*() {
       // SIGTERM/SIGINT is how a service manager stops the scheduler: a clean exit (0)
       yield* stopIsSuccess
       yield* lowerPriority
-      const loaded = yield* loadConfig(config)
+      const loaded = yield* loadConfigWithLimit(config, limitUpload)
       const { config: c } = loaded
       for (const warning of configWarnings(c)) yield* Effect.logWarning(`${loaded.source.name}: ${warning.path}: ${warning.message}`)
       yield* Effect.gen(function*() {

@@ -1,11 +1,12 @@
 /** Flags and helpers several verb groups share. */
-import { Effect, Layer, type Option } from "effect"
+import { Effect, Layer, Option } from "effect"
 import { Flag } from "effect/cli"
 import * as os from "node:os"
 import { layerPipeline, layerStorage } from "../config/layers.ts"
 import { type LoadedConfig, loadConfig } from "../config/load.ts"
 import { parseDecryptionKeys } from "../encryption/keys.ts"
-import { readTextFile } from "./io.ts"
+import { InvalidFlagError, readTextFile } from "./io.ts"
+import { parseRate } from "../domain/size.ts"
 import { layerStorageProgress } from "./progress.ts"
 
 export const configFlag = Flag.String("config").pipe(
@@ -33,9 +34,29 @@ export const layerStorageWithProgress = (loaded: LoadedConfig, quiet: boolean) =
 export const withStorage = (config: Option.Option<string>, quiet = true) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(effect, layerStorageWithProgress(loaded, quiet))))
 
-/** Runs `f(config)` with the whole backup pipeline the config names. */
-export const withPipeline = <A, E, R>(config: Option.Option<string>, f: (loaded: LoadedConfig) => Effect.Effect<A, E, R>) =>
-  loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(f(loaded), layerPipeline(loaded))))
+export const limitUploadFlag = Flag.String("limit-upload").pipe(
+  Flag.withDescription("Upload at most this fast, e.g. 20MiB/s (a bare number is KiB/s, as restic's); overrides bandwidth_limit"),
+  Flag.optional
+)
+
+/** The config, with `--limit-upload` (when given) in place of its bandwidth_limit. */
+export const loadConfigWithLimit = (config: Option.Option<string>, limitUpload: Option.Option<string>) =>
+  loadConfig(config).pipe(Effect.flatMap((loaded) => {
+    if (Option.isNone(limitUpload)) return Effect.succeed(loaded)
+    return parseRate(limitUpload.value) === undefined
+      ? Effect.fail(new InvalidFlagError({
+        flag: "--limit-upload",
+        detail: `${JSON.stringify(limitUpload.value)} is not a rate such as 20MiB/s or 500kB/s (a bare number is KiB/s)`
+      }))
+      : Effect.succeed({ ...loaded, config: { ...loaded.config, bandwidthLimit: limitUpload.value } })
+  }))
+
+/** Runs `f(config)` with the whole backup pipeline the config names (and `--limit-upload`, when given). */
+export const withPipeline = <A, E, R>(
+  config: Option.Option<string>,
+  f: (loaded: LoadedConfig) => Effect.Effect<A, E, R>,
+  limitUpload: Option.Option<string> = Option.none()
+) => loadConfigWithLimit(config, limitUpload).pipe(Effect.flatMap((loaded) => Effect.provide(f(loaded), layerPipeline(loaded))))
 
 
 /** Backups yield the CPU to the services they back up, as µbackup did (nice 19). */

@@ -6,6 +6,8 @@
 import { Effect, Layer } from "effect"
 import * as path from "node:path"
 import { parseDuration } from "../domain/duration.ts"
+import { parseRate } from "../domain/size.ts"
+import { UploadLimit } from "../stream/pace.ts"
 import { Compression, makeCompression } from "../compression/Compression.ts"
 import { Encryption, makeEncryption } from "../encryption/Encryption.ts"
 import type { KeyError } from "../encryption/errors.ts"
@@ -59,6 +61,10 @@ export const layerStorage = ({ config, source }: LoadedConfig): Layer.Layer<Stor
   return layerLocal(path.resolve(source.baseDirectory, local!.path))
 }
 
+/** The config's bandwidth_limit for `backupOne` (none: unlimited). */
+export const layerUploadLimit = ({ config }: LoadedConfig): Layer.Layer<never> =>
+  config.bandwidthLimit === undefined ? Layer.empty : Layer.succeed(UploadLimit, parseRate(config.bandwidthLimit))
+
 /** Everything `backupOne` needs, from the config. */
 export const layerPipeline = (loaded: LoadedConfig) =>
-  Layer.mergeAll(layerCompression(loaded), layerEncryption(loaded), layerStorage(loaded))
+  Layer.mergeAll(layerCompression(loaded), layerEncryption(loaded), layerStorage(loaded), layerUploadLimit(loaded))

@@ -10,7 +10,7 @@ import { CompressionAlgorithm } from "../compression/Compression.ts"
 import { ContainerFilterConfig, StaticTargetConfig } from "../discovery/config.ts"
 import { isCron, isTimeZone } from "../domain/cron.ts"
 import { DurationText } from "../domain/duration.ts"
-import { SizeText } from "../domain/size.ts"
+import { RateText, SizeText } from "../domain/size.ts"
 import { RetentionConfig } from "../retention/config.ts"
 import { StorageConfig } from "../storage/config.ts"
 
@@ -38,6 +38,8 @@ export const Config = Schema.Struct({
   targetTimeout: Schema.optionalKey(DurationText),
   /** Fails a target whose stream grows past this, storing nothing (label `ubackup.max_backup_bytes` can only lower it); none by default. */
   maxBackupBytes: Schema.optionalKey(SizeText),
+  /** Uploads (the stream into storage) go at most this fast: `20MiB/s`; unlimited by default (`--limit-upload` overrides it). */
+  bandwidthLimit: Schema.optionalKey(RateText),
   /** Limits which containers may declare backups (see ContainerFilterConfig). */
   containerFilter: Schema.optionalKey(ContainerFilterConfig),
   /** What killed backups left (temporary files, open multipart uploads) is removed once quiet this long; default 24h. */
@@ -80,6 +82,7 @@ export const Config = Schema.Struct({
   staticTargets: "static_targets",
   targetTimeout: "target_timeout",
   maxBackupBytes: "max_backup_bytes",
+  bandwidthLimit: "bandwidth_limit",
   containerFilter: "container_filter",
   abortIncompleteUploadsAfter: "abort_incomplete_uploads_after",
   scheduleTimezone: "schedule_timezone",

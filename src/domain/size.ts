@@ -48,3 +48,23 @@ export const formatBytes = (bytes: number): string => {
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`
 }
+
+/**
+ * Bytes per second from a rate as people write it: `20MiB/s`, `500kB/s`
+ * (the units of `parseSize`), or a bare number of KiB/s as restic's
+ * `--limit-upload` takes it. Undefined when it is not a positive rate.
+ */
+export const parseRate = (value: number | string): number | undefined => {
+  if (typeof value === "number") return value > 0 && Number.isFinite(value) ? value * 1024 : undefined
+  const text = value.trim()
+  if (/^\d+(\.\d+)?$/.test(text)) return parseRate(Number(text))
+  const match = /^(.+?)\s*\/\s*s$/.exec(text)
+  return match === null ? undefined : parseSize(match[1]!)
+}
+
+/** A rate as the config writes it. */
+export const RateText = Schema.Union([Schema.Number, Schema.String]).check(
+  Schema.makeFilter((value: number | string) =>
+    parseRate(value) !== undefined || "Expected a rate such as 20MiB/s or 500kB/s (a bare number is KiB/s, as restic's --limit-upload)"
+  )
+)

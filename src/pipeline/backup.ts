@@ -10,6 +10,7 @@
 import { Clock, Context, Effect, Schema, Stream } from "effect"
 import * as os from "node:os"
 import { Compression } from "../compression/Compression.ts"
+import { paceBytes, UploadLimit } from "../stream/pace.ts"
 import { Encryption } from "../encryption/Encryption.ts"
 import { Storage } from "../storage/Storage.ts"
 import type { BackupResult } from "../domain/Outcome.ts"
@@ -109,7 +110,9 @@ export const backupOne = <E>(request: BackupRequest<E>) =>
         bytesIn === 0 ? Effect.fail(new EmptySnapshot({ service: request.service, source: request.sourceName })) : Effect.void
       )))
     )
-    const stored = yield* storage.put(id, snapshot.pipe(compression.compress, encryption.encrypt))
+    const limit = yield* UploadLimit
+    const encrypted = snapshot.pipe(compression.compress, encryption.encrypt)
+    const stored = yield* storage.put(id, limit === undefined ? encrypted : encrypted.pipe(paceBytes(limit)))
     const finished = yield* Clock.currentTimeMillis
     return { ...stored, bytesIn, durationMs: finished - started } satisfies BackupResult
   }).pipe(Effect.withSpan("backupOne", { attributes: { service: request.service } }))

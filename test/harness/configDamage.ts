@@ -12,7 +12,7 @@ import fc from "fast-check"
 import { parseCalendarSpan } from "../../src/retention/policy.ts"
 import { isTtlSpec } from "../../src/alert/ttl.ts"
 import { parseDuration } from "../../src/domain/duration.ts"
-import { parseSize } from "../../src/domain/size.ts"
+import { parseRate, parseSize } from "../../src/domain/size.ts"
 import { generateSecret, x25519Identity } from "../../src/encryption/age/x25519.ts"
 import { isFileExtension, isSafeName } from "../../src/domain/names.ts"
 import { isCron, isTimeZone } from "../../src/domain/cron.ts"
@@ -35,6 +35,7 @@ export const localBase = {
   concurrency: 2,
   target_timeout: "2h",
   max_backup_bytes: "100GiB",
+  bandwidth_limit: "20MiB/s",
   container_filter: { labels: { "backup.allowed": "true" }, names: ["db-*", "app-?"] },
   abort_incomplete_uploads_after: "24h",
   alertmanager: { baseurl: "https://example.com/alertmanager", deadmansswitch_ttl: "+25h" },
@@ -88,7 +89,7 @@ type Kind =
   | "object" | "record" | "promLabels" | "array" | "nonEmptyArray"
   | "string" | "nonEmpty" | "url" | "duration" | "size" | "boolean" | "concurrency" | "partSize"
   | "compression" | "acl" | "dockerEndpoint" | "serviceName" | "fileExtension" | "ttl" | "cron" | "timeZone" | "listen" | "promFile"
-  | "keepCount" | "span" | "storageClass" | "lockMode" | "lockDays"
+  | "keepCount" | "span" | "storageClass" | "lockMode" | "lockDays" | "rate"
 
 /**
  * What each field must be, by its path with indices as `[]` and record keys
@@ -128,6 +129,7 @@ const kinds: Record<string, Kind> = {
   concurrency: "concurrency",
   target_timeout: "duration",
   max_backup_bytes: "size",
+  bandwidth_limit: "rate",
   container_filter: "object",
   "container_filter.labels": "record",
   "container_filter.labels.*": "string",
@@ -271,6 +273,11 @@ const wrong: Record<Kind, fc.Arbitrary<Json>> = {
   storageClass: fc.oneof(notString, fc.constantFrom("", "standard_ia", "GLACIER IR", "1CLASS", "A".repeat(65))),
   lockMode: fc.oneof(notString, fc.constantFrom("GOVERNANCE", "legal", "", "compliant")),
   lockDays: fc.oneof(notNumber, fc.constantFrom(0, -1, 1.5, 36_501), fc.integer().filter((n) => n < 1 || n > 36_500)),
+  rate: fc.oneof(
+    json.filter((v) => typeof v !== "number" && typeof v !== "string"),
+    fc.constantFrom(0, -5),
+    badString((s) => parseRate(s) !== undefined, ["fast", "20MiB", "20 MiB per second", "0MiB/s", "/s", "-1MB/s", ""])
+  ),
   keepCount: fc.oneof(notNumber, fc.constantFrom(-2, 1.5, 1_000_001, -0.5), fc.integer().filter((n) => n < -1 || n > 1_000_000)),
   span: fc.oneof(notString, badString((s) => parseCalendarSpan(s) !== undefined, ["1w", "30 days", "", "0d", "1d1d", "-1d", "P30D", "1.5m"]))
 }
