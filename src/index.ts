@@ -22,16 +22,26 @@ export { type BackupOptions, generateKeyPair, openUbackup, type UbackupClient } 
 export * from "./compression/index.ts"
 export * from "./encryption/index.ts"
 export { ConfigError, type ConfigIssue } from "./config/errors.ts"
-export { layerCompression, layerEncryption, layerPipeline, layerStorage } from "./config/layers.ts"
+export {
+  layerCompression,
+  layerEncryption,
+  layerMoreDestinations,
+  layerPipeline,
+  layerStorage,
+  layerStorageFrom,
+  UnknownDestination
+} from "./config/layers.ts"
 export { type ConfigSource, configFromValue, findConfig, type LoadedConfig, loadConfig, parseConfig } from "./config/load.ts"
 export { Config, type ConfigJson } from "./config/schema.ts"
-export { BackupTooLarge, backupOne, type BackupRequest, EmptySnapshot, Hostname, InvalidBackupName } from "./pipeline/backup.ts"
+export { BackupTooLarge, backupOne, type BackupRequest, DestinationsFailed, EmptySnapshot, Hostname, InvalidBackupName } from "./pipeline/backup.ts"
 export { backupId, compareBackupIds, isBackupId, isSafeName, parseBackupId, withSequence } from "./domain/names.ts"
 export { layerLocal, makeLocalStorage } from "./storage/local.ts"
 export { layerMemory, makeMemoryStorage, type MemoryObject } from "./storage/memory.ts"
 export {
   type CleanupOptions,
   type CleanupResult,
+  type Destination,
+  MoreDestinations,
   type RemoveFailure,
   type RemoveResult,
   Storage,

@@ -25,7 +25,7 @@ import type { BackupResult, StoredBackup } from "../domain/Outcome.ts"
 import { Encryption } from "../encryption/Encryption.ts"
 import type { DecryptError, KeyError } from "../encryption/errors.ts"
 import { type DecryptionKeys, parseDecryptionKeys } from "../encryption/keys.ts"
-import { backupOne, type BackupTooLarge, type EmptySnapshot, Hostname, type InvalidBackupName } from "../pipeline/backup.ts"
+import { backupOne, type BackupTooLarge, type DestinationsFailed, type EmptySnapshot, Hostname, type InvalidBackupName } from "../pipeline/backup.ts"
 import { Storage, type StorageError } from "../storage/Storage.ts"
 import { plaintext } from "./plaintext.ts"
 
@@ -42,7 +42,7 @@ export interface BackupStreamRequest<E> {
 }
 
 /** Why a backup failed (besides the stream's own error): nothing was stored. */
-export type BackupError = InvalidBackupName | EmptySnapshot | BackupTooLarge | CompressionError | StorageError
+export type BackupError = InvalidBackupName | EmptySnapshot | BackupTooLarge | CompressionError | StorageError | DestinationsFailed
 
 /** Why a restore failed; the plaintext emitted before it is authenticated (a prefix of the original). */
 export type RestoreError = StorageError | KeyError | DecryptError | DecompressionError

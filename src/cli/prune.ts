@@ -2,14 +2,14 @@
 import { Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { formatBytes } from "../domain/size.ts"
-import { layerStorage } from "../config/layers.ts"
+import { layerStorageFrom } from "../config/layers.ts"
 import { loadConfig } from "../config/load.ts"
 import { policyForService } from "../retention/config.ts"
 import { parseCalendarSpan, type RetentionPolicy } from "../retention/policy.ts"
 import { type PlannedBackup, prune, type PruneResult, RetentionError } from "../retention/prune.ts"
 import { printable } from "../text/printable.ts"
 import { InvalidFlagError, printLine, table } from "./io.ts"
-import { configFlag } from "./shared.ts"
+import { configFlag, fromFlag } from "./shared.ts"
 
 const countFlag = (rule: string, what: string) =>
   Flag.String(`keep-${rule}`).pipe(Flag.withDescription(`Keep ${what}; "all" for every one`), Flag.optional)
@@ -71,6 +71,7 @@ export const pruneCommand = Command.make(
     ),
     dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("Print the plan (keep/remove, and the rule that kept each); delete nothing"), Flag.withDefault(false)),
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print the plan and what was removed as JSON"), Flag.withDefault(false)),
+    from: fromFlag,
     config: configFlag
   },
   (flags) =>
@@ -125,7 +126,7 @@ export const pruneCommand = Command.make(
         if (failed.length > 0) {
           return yield* new RetentionError({ service: "", detail: `${failed.length} backup(s) could not be removed (see above); the rest were` })
         }
-      }).pipe(Effect.provide(layerStorage(loaded)))
+      }).pipe(Effect.provide(layerStorageFrom(loaded, Option.getOrUndefined(flags.from))))
     ))
 ).pipe(Command.withDescription(
   "Delete the backups a retention policy (restic's keep rules) does not keep; --dry-run shows the plan. Needs credentials that may delete"

@@ -1,8 +1,8 @@
 /** decrypt, verify, storage ls / ls-services / get / cleanup (and prune, from ./prune.ts) */
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { parseDuration } from "../domain/duration.ts"
-import { layerStorage } from "../config/layers.ts"
+import { layerStorageFrom } from "../config/layers.ts"
 import { loadConfig } from "../config/load.ts"
 import { stdin } from "../snapshot/stdin.ts"
 import { Hostname } from "../pipeline/backup.ts"
@@ -11,7 +11,7 @@ import { printable } from "../text/printable.ts"
 import { InvalidFlagError, OutputError, printLine, toStdout, writeStdout } from "./io.ts"
 import { type FileWriteError, writeFileAtomically, writeFileAtomicallyWith } from "../stream/atomicFile.ts"
 import { withProgress, stdinSize } from "./progress.ts"
-import { configFlag, keyFlag, layerStorageWithProgress, quietFlag, readKeys, withStorage } from "./shared.ts"
+import { configFlag, fromFlag, keyFlag, layerStorageWithProgress, quietFlag, readKeys, withStorage } from "./shared.ts"
 import { consumePlaintext, plaintext } from "../api/plaintext.ts"
 import { latestBackup, verifyBackup, type Verification } from "../api/verify.ts"
 import { restoreIntoContainer, restoreToHostCommand } from "../api/restoreTo.ts"
@@ -178,9 +178,10 @@ const ls = Command.make(
     service: Argument.String("service"),
     long: Flag.Boolean("long").pipe(Flag.withAlias("l"), Flag.withDescription("Add size (bytes) and time, tab-separated"), Flag.withDefault(false)),
     json: Flag.Boolean("json").pipe(Flag.withDescription("Print a JSON array: id, size_bytes, modified"), Flag.withDefault(false)),
+    from: fromFlag,
     config: configFlag
   },
-  ({ service, long, json, config }) =>
+  ({ service, long, json, from, config }) =>
     Effect.gen(function*() {
       const backups = yield* (yield* Storage).list(service)
       if (json) {
@@ -193,16 +194,16 @@ const ls = Command.make(
       for (const backup of backups) {
         yield* printLine(long ? `${backup.id}\t${backup.size}\t${backup.modified.toISOString()}` : backup.id)
       }
-    }).pipe(withStorage(config))
+    }).pipe(withStorage(config, true, from))
 ).pipe(Command.withDescription("List a service's backup IDs, oldest first"))
 
 const lsServices = Command.make(
   "ls-services",
-  { config: configFlag },
-  ({ config }) =>
+  { from: fromFlag, config: configFlag },
+  ({ from, config }) =>
     Effect.gen(function*() {
       for (const service of yield* (yield* Storage).listServices) yield* printLine(service)
-    }).pipe(withStorage(config))
+    }).pipe(withStorage(config, true, from))
 ).pipe(Command.withDescription("List the services that have backups"))
 
 const get = Command.make(
@@ -219,9 +220,10 @@ const get = Command.make(
       Flag.optional
     ),
     quiet: quietFlag,
+    from: fromFlag,
     config: configFlag
   },
-  ({ id, decryptKey, output, quiet, config }) =>
+  ({ id, decryptKey, output, quiet, from, config }) =>
     Effect.gen(function*() {
       const stored = (yield* Storage).get(id)
       if (decryptKey._tag === "None") {
@@ -233,7 +235,7 @@ const get = Command.make(
       }
       yield* writeFileAtomicallyWith(output.value, 0o600, (write) =>
         consumePlaintext(stored, keys, write, { onConsumerError: (cause) => cause as FileWriteError }))
-    }).pipe(withStorage(config, quiet))
+    }).pipe(withStorage(config, quiet, from))
 ).pipe(Command.withDescription("Write a stored backup to stdout or a file: as stored (encrypted), or with --decrypt the plaintext"))
 
 const cleanup = Command.make(
@@ -247,9 +249,10 @@ const cleanup = Command.make(
       Flag.withDescription("Also the leftovers of other hosts' backups (default: only this host's)"),
       Flag.withDefault(false)
     ),
+    from: fromFlag,
     config: configFlag
   },
-  ({ olderThan, allHosts, config }) =>
+  ({ olderThan, allHosts, from, config }) =>
     loadConfig(config).pipe(Effect.flatMap((loaded) =>
       Effect.gen(function*() {
         const text = olderThan._tag === "Some" ? olderThan.value : loaded.config.abortIncompleteUploadsAfter
@@ -262,7 +265,7 @@ const cleanup = Command.make(
         const { removed, kept } = yield* storage.cleanup({ olderThanMs, hostname })
         for (const id of removed) yield* printLine(`removed leftovers of ${printable(id)}`)
         yield* printLine(`${removed.length} incomplete backup(s) removed; ${kept} left (still active, or another host's)`)
-      }).pipe(Effect.provide(layerStorage(loaded)))
+      }).pipe(Effect.provide(layerStorageFrom(loaded, Option.getOrUndefined(from))))
     ))
 ).pipe(Command.withDescription(
   "Abort incomplete S3 multipart uploads and remove temporary files that killed backups left behind; never a stored backup"

@@ -2,7 +2,7 @@
 import { Effect, Layer, Option } from "effect"
 import { Flag } from "effect/cli"
 import * as os from "node:os"
-import { layerPipeline, layerStorage } from "../config/layers.ts"
+import { layerPipeline, layerStorageFrom } from "../config/layers.ts"
 import { type LoadedConfig, loadConfig } from "../config/load.ts"
 import { parseDecryptionKeys } from "../encryption/keys.ts"
 import { InvalidFlagError, readTextFile } from "./io.ts"
@@ -26,13 +26,19 @@ export const quietFlag = Flag.Boolean("quiet").pipe(
   Flag.withDefault(false)
 )
 
-/** The storage the config names, its downloads showing progress unless `quiet` (see progress.ts). */
-export const layerStorageWithProgress = (loaded: LoadedConfig, quiet: boolean) =>
-  layerStorageProgress(quiet).pipe(Layer.provide(layerStorage(loaded)))
+export const fromFlag = Flag.String("from").pipe(
+  Flag.withDescription("The destination to use, by name, when the config's storage is a list (default: the first)"),
+  Flag.optional
+)
+
+/** The storage the config names (`from`'s destination, else the first), its downloads showing progress unless `quiet` (see progress.ts). */
+export const layerStorageWithProgress = (loaded: LoadedConfig, quiet: boolean, from: Option.Option<string> = Option.none()) =>
+  layerStorageProgress(quiet).pipe(Layer.provide(layerStorageFrom(loaded, Option.getOrUndefined(from))))
 
 /** Runs `effect` with the storage the config names (with progress on gets unless `quiet`). */
-export const withStorage = (config: Option.Option<string>, quiet = true) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(effect, layerStorageWithProgress(loaded, quiet))))
+export const withStorage = (config: Option.Option<string>, quiet = true, from: Option.Option<string> = Option.none()) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(effect, layerStorageWithProgress(loaded, quiet, from))))
 
 export const limitUploadFlag = Flag.String("limit-upload").pipe(
   Flag.withDescription("Upload at most this fast, e.g. 20MiB/s (a bare number is KiB/s, as restic's); overrides bandwidth_limit"),

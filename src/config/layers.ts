@@ -1,9 +1,10 @@
 /**
  * The live pipeline layers a config describes: compression, encryption and
- * storage. The AWS SDK is loaded only when the config names S3, which keeps
+ * storage (its first destination as `Storage`, the others as
+ * `MoreDestinations`). The AWS SDK is loaded only when the config names S3, which keeps
  * every other verb's start-up fast.
  */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Schema, type Scope } from "effect"
 import * as path from "node:path"
 import { parseDuration } from "../domain/duration.ts"
 import { parseRate } from "../domain/size.ts"
@@ -12,8 +13,10 @@ import { Compression, makeCompression } from "../compression/Compression.ts"
 import { Encryption, makeEncryption } from "../encryption/Encryption.ts"
 import type { KeyError } from "../encryption/errors.ts"
 import { parseRecipient } from "../encryption/keys.ts"
-import { layerLocal } from "../storage/local.ts"
-import type { Storage } from "../storage/Storage.ts"
+import { type ConfiguredDestination, destinationsOf } from "../storage/config.ts"
+import { makeLocalStorage } from "../storage/local.ts"
+import type { S3StorageOptions } from "../storage/s3Client.ts"
+import { MoreDestinations, Storage } from "../storage/Storage.ts"
 import type { LoadedConfig } from "./load.ts"
 
 export const layerEncryption = ({ config, source: { name } }: LoadedConfig): Layer.Layer<Encryption, KeyError> =>
@@ -32,33 +35,74 @@ export const layerEncryption = ({ config, source: { name } }: LoadedConfig): Lay
 export const layerCompression = ({ config }: LoadedConfig): Layer.Layer<Compression> =>
   Layer.succeed(Compression, makeCompression({ algorithm: config.compression }))
 
-export const layerStorage = ({ config, source }: LoadedConfig): Layer.Layer<Storage> => {
-  const { local, s3 } = config.storage
-  if (s3 !== undefined) {
-    return Layer.unwrap(
-      Effect.promise(() => import("../storage/s3.ts")).pipe(
-        Effect.map(({ layerS3 }) =>
-          layerS3({
-            bucket: s3.bucket,
-            region: s3.bucketRegion,
-            accessKeyId: s3.accessKeyId,
-            secretAccessKey: s3.accessKeySecret,
-            endpoint: s3.endpoint,
-            forcePathStyle: s3.forcePathStyle,
-            partSize: s3.partSizeMb === undefined ? undefined : s3.partSizeMb * 1024 * 1024,
-            acl: s3.acl,
-            requestTimeoutMs: s3.requestTimeout === undefined ? undefined : parseDuration(s3.requestTimeout),
-            storageClass: s3.storageClass,
-            objectLock: s3.objectLock === undefined
-              ? undefined
-              : { mode: s3.objectLock.mode === "governance" ? "GOVERNANCE" : "COMPLIANCE", days: s3.objectLock.days }
-          })
-        )
-      )
-    )
+/** `--from NAME` named no destination of the config's `storage`. */
+export class UnknownDestination extends Schema.TaggedError<UnknownDestination>()("UnknownDestination", {
+  name: Schema.String,
+  known: Schema.Array(Schema.String)
+}) {
+  override get message() {
+    return `--from: the config's storage has no destination "${this.name}" (it has: ${this.known.join(", ")})`
   }
-  // the config check guarantees one kind; a relative path is relative to the config file
-  return layerLocal(path.resolve(source.baseDirectory, local!.path))
+}
+
+/** The destination named `from`, or the first. */
+const pick = (loaded: LoadedConfig, from: string | undefined): Effect.Effect<ConfiguredDestination, UnknownDestination> => {
+  const destinations = destinationsOf(loaded.config.storage)
+  const found = from === undefined ? destinations[0] : destinations.find((destination) => destination.name === from)
+  return found === undefined
+    ? Effect.fail(new UnknownDestination({ name: from ?? "", known: destinations.map((destination) => destination.name) }))
+    : Effect.succeed(found)
+}
+
+/** One destination's Storage; an S3 client lives as long as the scope. */
+const storageOf = (loaded: LoadedConfig, destination: ConfiguredDestination): Effect.Effect<Storage["Service"], never, Scope.Scope> => {
+  const { local, s3 } = destination.storage
+  if (s3 === undefined) {
+    // the config check guarantees one kind; a relative path is relative to the config file
+    return Effect.succeed(makeLocalStorage(path.resolve(loaded.source.baseDirectory, local!.path)))
+  }
+  return Effect.gen(function*() {
+    const { loadS3Sdk, makeS3Client, makeS3Storage } = yield* Effect.promise(() => import("../storage/s3.ts"))
+    const sdk = yield* Effect.promise(loadS3Sdk)
+    const options: S3StorageOptions = {
+      bucket: s3.bucket,
+      region: s3.bucketRegion,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.accessKeySecret,
+      endpoint: s3.endpoint,
+      forcePathStyle: s3.forcePathStyle,
+      partSize: s3.partSizeMb === undefined ? undefined : s3.partSizeMb * 1024 * 1024,
+      acl: s3.acl,
+      requestTimeoutMs: s3.requestTimeout === undefined ? undefined : parseDuration(s3.requestTimeout),
+      storageClass: s3.storageClass,
+      objectLock: s3.objectLock === undefined
+        ? undefined
+        : { mode: s3.objectLock.mode === "governance" ? "GOVERNANCE" : "COMPLIANCE", days: s3.objectLock.days }
+    }
+    const client = yield* Effect.acquireRelease(Effect.sync(() => makeS3Client(sdk, options)), (client) => Effect.sync(() => client.destroy()))
+    return makeS3Storage(sdk, client, options)
+  })
+}
+
+/** The storage of the first destination (the only one, for a single `storage`). */
+export const layerStorage = (loaded: LoadedConfig): Layer.Layer<Storage> =>
+  Layer.effect(Storage, storageOf(loaded, destinationsOf(loaded.config.storage)[0]!))
+
+/** The storage of the destination `from` names (`--from`), else of the first. */
+export const layerStorageFrom = (loaded: LoadedConfig, from: string | undefined): Layer.Layer<Storage, UnknownDestination> =>
+  Layer.effect(Storage, Effect.flatMap(pick(loaded, from), (destination) => storageOf(loaded, destination)))
+
+/** Every destination after the first, where `backupOne` writes each backup too. */
+export const layerMoreDestinations = (loaded: LoadedConfig): Layer.Layer<never> => {
+  const [first, ...rest] = destinationsOf(loaded.config.storage)
+  if (rest.length === 0) return Layer.empty
+  return Layer.effect(
+    MoreDestinations,
+    Effect.map(
+      Effect.forEach(rest, (destination) => Effect.map(storageOf(loaded, destination), (storage) => ({ name: destination.name, storage }))),
+      (more) => ({ primary: first!.name, more })
+    )
+  )
 }
 
 /** The config's bandwidth_limit for `backupOne` (none: unlimited). */
@@ -67,4 +111,4 @@ export const layerUploadLimit = ({ config }: LoadedConfig): Layer.Layer<never> =
 
 /** Everything `backupOne` needs, from the config. */
 export const layerPipeline = (loaded: LoadedConfig) =>
-  Layer.mergeAll(layerCompression(loaded), layerEncryption(loaded), layerStorage(loaded), layerUploadLimit(loaded))
+  Layer.mergeAll(layerCompression(loaded), layerEncryption(loaded), layerStorage(loaded), layerMoreDestinations(loaded), layerUploadLimit(loaded))

@@ -6,6 +6,7 @@
 import { Effect, Option, Schema, SchemaIssue } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import { destinationsOf } from "../storage/config.ts"
 import { Config } from "./schema.ts"
 import { ConfigError, type ConfigIssue } from "./errors.ts"
 
@@ -190,15 +191,21 @@ const decodeConfig = (json: unknown, source: ConfigSource): Effect.Effect<Loaded
       Effect.mapError((error) => fail(issuesOf(error)))
     )
     const issues: Array<ConfigIssue> = []
-    const kinds = [config.storage.local && "local", config.storage.s3 && "s3"].filter(Boolean)
-    if (kinds.length === 0) issues.push({ path: "storage", message: "no storage configured (expected local or s3)" })
-    if (kinds.length > 1) issues.push({ path: "storage", message: `configure one storage kind, not ${kinds.join(" and ")}` })
-    const s3 = config.storage.s3
-    if (s3 && (s3.accessKeyId === undefined) !== (s3.accessKeySecret === undefined)) {
-      issues.push({
-        path: s3.accessKeyId === undefined ? "storage.s3.access_key_id" : "storage.s3.access_key_secret",
-        message: "set both access_key_id and access_key_secret, or neither (to use the AWS credential chain)"
-      })
+    const names = new Set<string>()
+    for (const destination of destinationsOf(config.storage)) {
+      const { path, storage } = destination
+      if (names.has(destination.name)) issues.push({ path: `${path}.name`, message: `"${destination.name}" is already the name of another destination` })
+      names.add(destination.name)
+      const kinds = [storage.local && "local", storage.s3 && "s3"].filter(Boolean)
+      if (kinds.length === 0) issues.push({ path, message: "no storage configured (expected local or s3)" })
+      if (kinds.length > 1) issues.push({ path, message: `configure one storage kind, not ${kinds.join(" and ")}` })
+      const s3 = storage.s3
+      if (s3 && (s3.accessKeyId === undefined) !== (s3.accessKeySecret === undefined)) {
+        issues.push({
+          path: s3.accessKeyId === undefined ? `${path}.s3.access_key_id` : `${path}.s3.access_key_secret`,
+          message: "set both access_key_id and access_key_secret, or neither (to use the AWS credential chain)"
+        })
+      }
     }
     const keyCount = (config.encryptionPublicKey?.trim() ? 1 : 0) + (config.encryptionRecipients?.length ?? 0)
     if (keyCount === 0) {

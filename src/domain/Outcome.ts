@@ -15,6 +15,8 @@ export interface BackupResult extends StoredBackup {
   /** Snapshot bytes, before compression and encryption. */
   readonly bytesIn: number
   readonly durationMs: number
+  /** With several destinations (the config's storage list): each one's copy, the first being `id`'s. */
+  readonly copies?: ReadonlyArray<{ readonly destination: string; readonly id: string; readonly size: number }> | undefined
 }
 
 /**

@@ -12,7 +12,7 @@ import * as os from "node:os"
 import { Compression } from "../compression/Compression.ts"
 import { paceBytes, UploadLimit } from "../stream/pace.ts"
 import { Encryption } from "../encryption/Encryption.ts"
-import { Storage } from "../storage/Storage.ts"
+import { type Destination, MoreDestinations, Storage } from "../storage/Storage.ts"
 import type { BackupResult } from "../domain/Outcome.ts"
 import { countBytes, limitBytes } from "../stream/bytes.ts"
 import { reclaimEvery } from "../stream/memory.ts"
@@ -47,6 +47,23 @@ export class EmptySnapshot extends Schema.TaggedError<EmptySnapshot>()("EmptySna
   }
 }
 
+/**
+ * A backup stored on some of the config's destinations and not on others:
+ * the target failed (it is not where it was asked to be), and the message
+ * says where it is and why the rest failed.
+ */
+export class DestinationsFailed extends Schema.TaggedError<DestinationsFailed>()("DestinationsFailed", {
+  service: Schema.String,
+  stored: Schema.Array(Schema.Struct({ destination: Schema.String, id: Schema.String })),
+  failed: Schema.Array(Schema.Struct({ destination: Schema.String, error: Schema.String }))
+}) {
+  override get message() {
+    const stored = this.stored.map((copy) => `${copy.destination} (${copy.id})`).join(", ")
+    const failed = this.failed.map((failure) => `${failure.destination}: ${failure.error}`).join("; ")
+    return `${this.service}: stored on ${stored}, but not on ${failed}`
+  }
+}
+
 /** A snapshot that grew past its limit (config `max_backup_bytes`, label `ubackup.max_backup_bytes`): nothing is stored. */
 export class BackupTooLarge extends Schema.TaggedError<BackupTooLarge>()("BackupTooLarge", {
   service: Schema.String,
@@ -69,6 +86,30 @@ export interface BackupRequest<E> {
   /** Fail the backup, storing nothing, once the snapshot has produced more bytes than this. */
   readonly maxBytes?: number | undefined
 }
+
+/**
+ * The same bytes into every destination as they stream: one broadcast, a
+ * few chunks of lag at most (the slowest destination holds the others
+ * back), no temporary file. A destination that fails drops out and the
+ * others go on and publish. All stored: their results, in order. None:
+ * the first one's failure (the snapshot's own error, when the source
+ * failed, as every destination saw it). Some: DestinationsFailed.
+ */
+const putEverywhere = <E>(service: string, id: string, body: Stream.Stream<Uint8Array, E>, destinations: ReadonlyArray<Destination>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const streams = (yield* body.pipe(Stream.broadcastN({ n: destinations.length, capacity: 4 }))) as unknown as ReadonlyArray<Stream.Stream<Uint8Array, E>>
+    const results = yield* Effect.forEach(destinations, (destination, index) =>
+      Effect.result(destination.storage.put(id, streams[index]!)).pipe(Effect.map((result) => ({ name: destination.name, result }))), { concurrency: "unbounded" })
+    const stored = results.flatMap(({ name, result }) => (result._tag === "Success" ? [{ name, stored: result.success }] : []))
+    const failed = results.flatMap(({ name, result }) => (result._tag === "Failure" ? [{ name, failure: result.failure }] : []))
+    if (failed.length === 0) return stored
+    if (stored.length === 0) return yield* Effect.fail(failed[0]!.failure)
+    return yield* new DestinationsFailed({
+      service,
+      stored: stored.map(({ name, stored }) => ({ destination: name, id: stored.id })),
+      failed: failed.map(({ name, failure }) => ({ destination: name, error: failure instanceof Error ? failure.message : String(failure) }))
+    })
+  }))
 
 export const backupOne = <E>(request: BackupRequest<E>) =>
   Effect.gen(function*() {
@@ -112,7 +153,19 @@ export const backupOne = <E>(request: BackupRequest<E>) =>
     )
     const limit = yield* UploadLimit
     const encrypted = snapshot.pipe(compression.compress, encryption.encrypt)
-    const stored = yield* storage.put(id, limit === undefined ? encrypted : encrypted.pipe(paceBytes(limit)))
-    const finished = yield* Clock.currentTimeMillis
-    return { ...stored, bytesIn, durationMs: finished - started } satisfies BackupResult
+    const body = limit === undefined ? encrypted : encrypted.pipe(paceBytes(limit))
+    const { primary, more } = yield* MoreDestinations
+    if (more.length === 0) {
+      const stored = yield* storage.put(id, body)
+      const result: BackupResult = { ...stored, bytesIn, durationMs: (yield* Clock.currentTimeMillis) - started }
+      return result
+    }
+    const copies = yield* putEverywhere(request.service, id, body, [{ name: primary, storage }, ...more])
+    const result: BackupResult = {
+      ...copies[0]!.stored,
+      bytesIn,
+      durationMs: (yield* Clock.currentTimeMillis) - started,
+      copies: copies.map(({ name, stored }) => ({ destination: name, id: stored.id, size: stored.size }))
+    }
+    return result
   }).pipe(Effect.withSpan("backupOne", { attributes: { service: request.service } }))

@@ -88,3 +88,19 @@ export class Storage extends Context.Service<Storage, {
    */
   readonly remove: (ids: ReadonlyArray<string>) => Effect.Effect<RemoveResult, StorageError>
 }>()("ubackup/Storage") {}
+
+/** A named destination of the config's storage list. */
+export interface Destination {
+  readonly name: string
+  readonly storage: Storage["Service"]
+}
+
+/**
+ * Where each backup goes besides `Storage` (a config whose `storage` is a
+ * list: `primary` names `Storage`'s destination): `backupOne` writes the
+ * same bytes to all of them as they stream. None by default.
+ */
+export const MoreDestinations = Context.Reference<{ readonly primary: string; readonly more: ReadonlyArray<Destination> }>(
+  "ubackup/MoreDestinations",
+  { defaultValue: () => ({ primary: "default", more: [] }) }
+)

@@ -49,9 +49,44 @@ export const S3StorageConfig = Schema.Struct({
   objectLock: "object_lock"
 }))
 
-export const StorageConfig = Schema.Struct({
+const storageKinds = {
   local: Schema.optionalKey(LocalStorageConfig),
   s3: Schema.optionalKey(S3StorageConfig)
+}
+
+/** One destination: a local folder or an S3 bucket (exactly one of them: src/config/load.ts checks). */
+export const DestinationConfig = Schema.Struct(storageKinds)
+
+/** A destination of a list, named for `--from`, logs, alerts and metrics. */
+export const NamedDestinationConfig = Schema.Struct({
+  name: Schema.String.check(
+    Schema.makeFilter((name: string) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name) || "Expected a name of letters, digits, ., _ and -, such as nas or offsite")
+  ),
+  ...storageKinds
 })
 
+/**
+ * `storage`: one destination, or a list of named ones (3-2-1: every backup
+ * is written to each, as it streams).
+ */
+export const StorageConfig = Schema.Union([DestinationConfig, Schema.NonEmptyArray(NamedDestinationConfig)])
+
 export type S3StorageConfig = typeof S3StorageConfig.Type
+export type DestinationConfig = typeof DestinationConfig.Type
+export type StorageConfig = typeof StorageConfig.Type
+
+/** The name a single (unnamed) destination goes by. */
+export const defaultDestinationName = "default"
+
+export interface ConfiguredDestination {
+  readonly name: string
+  readonly storage: DestinationConfig
+  /** Where it sits in the config, for messages: `storage`, `storage[1]`. */
+  readonly path: string
+}
+
+/** The destinations of a `storage` section, in order; the first is where `storage ls/get/prune` look by default. */
+export const destinationsOf = (storage: StorageConfig): ReadonlyArray<ConfiguredDestination> =>
+  Array.isArray(storage)
+    ? storage.map(({ name, ...kinds }, index) => ({ name, storage: kinds, path: `storage[${index}]` }))
+    : [{ name: defaultDestinationName, storage: storage as DestinationConfig, path: "storage" }]
