@@ -67,7 +67,9 @@ const defaultConfigCommand = (name: string) => Command.make(
               force_path_style: true,
               part_size_mb: 8,
               acl: "bucket-owner-full-control",
-              request_timeout: "60s"
+              request_timeout: "60s",
+              storage_class: "STANDARD_IA",
+              object_lock: { mode: "governance", days: 30 }
             }
           },
           alertmanager: { baseurl: "https://example.com/url-to-my/alertmanager", deadmansswitch_ttl: "+25h" },

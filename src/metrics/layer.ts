@@ -5,7 +5,7 @@
  * timestamps, so node_exporter's textfile collector accepts them too.
  */
 import { Effect, Layer } from "effect"
-import { failedOutcomes, type RunReport } from "../domain/Outcome.ts"
+import { failedOutcomes, type Outcome, type RunReport } from "../domain/Outcome.ts"
 import { Metrics } from "./Metrics.ts"
 
 interface ServiceState {
@@ -39,8 +39,36 @@ const gauge = (name: string, help: string, samples: ReadonlyArray<readonly [stri
 
 const seconds = (ms: number) => Math.round(ms) / 1000
 
+/** A gauge over (service, destination) pairs. */
+const destinationGauge = (name: string, help: string, samples: ReadonlyArray<readonly [string, string, number]>): string =>
+  samples.length === 0 ? "" : [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} gauge`,
+    ...samples.map(([service, destination, value]) => `${name}{service="${labelValue(service)}",destination="${labelValue(destination)}"} ${value}`)
+  ].join("\n") + "\n"
+
+interface DestinationState {
+  success: boolean
+  lastSuccess: number | undefined
+}
+
+/**
+ * Where an outcome's backup was stored and where not, by destination name,
+ * when the config has several destinations: the copies of a stored backup,
+ * or DestinationsFailed's lists. Undefined otherwise (one destination, or a
+ * failure before any destination was reached).
+ */
+const destinationResults = (outcome: Outcome): ReadonlyArray<readonly [string, boolean]> | undefined => {
+  if (outcome.result._tag === "Stored") return outcome.result.backup.copies?.map((copy) => [copy.destination, true] as const)
+  const failure = outcome.result.failure as Partial<{ _tag: string; stored: ReadonlyArray<{ destination: string }>; failed: ReadonlyArray<{ destination: string }> }>
+  if (failure._tag !== "DestinationsFailed") return undefined
+  return [...(failure.stored ?? []).map((copy) => [copy.destination, true] as const), ...(failure.failed ?? []).map((miss) => [miss.destination, false] as const)]
+}
+
 export const makeMetrics = (): Metrics["Service"] => {
   const services = new Map<string, ServiceState>()
+  /** By `service\u0000destination`. */
+  const destinations = new Map<string, DestinationState>()
   // a service with several targets (Swarm replicas) adds up within one run
   let run = 0
   let lastRun: RunState | undefined
@@ -71,6 +99,13 @@ export const makeMetrics = (): Metrics["Service"] => {
         }
         if (state.success) state.lastSuccess = at.getTime()
         services.set(outcome.service, state)
+        for (const [destination, stored] of destinationResults(outcome) ?? []) {
+          const key = `${outcome.service}\u0000${destination}`
+          const known = destinations.get(key) ?? { success: true, lastSuccess: undefined }
+          known.success = stored
+          if (stored) known.lastSuccess = at.getTime()
+          destinations.set(key, known)
+        }
       }),
     recordRun: (report: RunReport, whole: boolean) =>
       Effect.sync(() => {
@@ -86,6 +121,12 @@ export const makeMetrics = (): Metrics["Service"] => {
       }),
     render: Effect.sync(() => {
       const list = [...services].sort(([a], [b]) => a.localeCompare(b))
+      const byDestination = [...destinations]
+        .map(([key, state]): readonly [string, string, DestinationState] => {
+          const [service = "", destination = ""] = key.split("\u0000")
+          return [service, destination, state]
+        })
+        .sort(([a, x], [b, y]) => a.localeCompare(b) || x.localeCompare(y))
       return [
         gauge("ubackup_last_run_timestamp_seconds", "When the last run finished (Unix time).", lastRun ? [[undefined, seconds(lastRun.finishedAt)]] : []),
         gauge("ubackup_last_run_duration_seconds", "How long the last run took.", lastRun ? [[undefined, seconds(lastRun.durationMs)]] : []),
@@ -99,7 +140,19 @@ export const makeMetrics = (): Metrics["Service"] => {
         gauge("ubackup_last_run_success", "1 if the service's last run stored every target, else 0.", list.map(([service, state]) => [service, state.success ? 1 : 0])),
         gauge("ubackup_backup_duration_seconds", "How long the service's last backup took.", list.map(([service, state]) => [service, seconds(state.durationMs)])),
         gauge("ubackup_backup_bytes_in", "Bytes the service's last backup read (before compression).", list.map(([service, state]) => [service, state.bytesIn])),
-        gauge("ubackup_backup_bytes_out", "Bytes the service's last backup stored (compressed, encrypted).", list.map(([service, state]) => [service, state.bytesOut]))
+        gauge("ubackup_backup_bytes_out", "Bytes the service's last backup stored (compressed, encrypted).", list.map(([service, state]) => [service, state.bytesOut])),
+        destinationGauge(
+          "ubackup_destination_last_success",
+          "1 if the service's last backup reached this destination (a config with several), else 0.",
+          byDestination.map(([service, destination, state]) => [service, destination, state.success ? 1 : 0])
+        ),
+        destinationGauge(
+          "ubackup_destination_last_success_timestamp_seconds",
+          "When a backup of the service last reached this destination (Unix time).",
+          byDestination.flatMap(([service, destination, state]) =>
+            state.lastSuccess === undefined ? [] : [[service, destination, seconds(state.lastSuccess)] as const]
+          )
+        )
       ].join("")
     })
   }

@@ -7,7 +7,7 @@ import { Clock, Effect, type Option, Schema } from "effect"
 import { type AlertError, Alerts } from "../alert/Alerts.ts"
 import type { Discovered } from "../domain/Target.ts"
 import { Metrics } from "../metrics/Metrics.ts"
-import { Storage } from "../storage/Storage.ts"
+import { MoreDestinations, Storage } from "../storage/Storage.ts"
 import { printable } from "../text/printable.ts"
 import { Hostname } from "./backup.ts"
 import { runAll, type RunOptions } from "./run.ts"
@@ -63,16 +63,22 @@ export const cleanupAbandoned = (olderThanMs: number) =>
   Effect.gen(function*() {
     const storage = yield* Storage
     const hostname = yield* Hostname
-    const result = yield* Effect.result(storage.cleanup({ olderThanMs, hostname }))
-    if (result._tag === "Failure") {
-      return yield* Effect.logWarning(`could not clean up after stopped backups: ${result.failure.message}`)
-    }
-    const removed = result.success.removed
-    if (removed.length > 0) {
-      yield* Effect.logWarning(
-        `removed what ${removed.length} stopped backup(s) left behind (incomplete uploads or temporary files): ` +
-          removed.map(printable).join(", ")
-      )
+    const { primary, more } = yield* MoreDestinations
+    // every destination of a storage list: a killed backup left something on each
+    for (const destination of [{ name: primary, storage }, ...more]) {
+      const where = more.length === 0 ? "" : ` on ${destination.name}`
+      const result = yield* Effect.result(destination.storage.cleanup({ olderThanMs, hostname }))
+      if (result._tag === "Failure") {
+        yield* Effect.logWarning(`could not clean up after stopped backups${where}: ${result.failure.message}`)
+        continue
+      }
+      const removed = result.success.removed
+      if (removed.length > 0) {
+        yield* Effect.logWarning(
+          `removed what ${removed.length} stopped backup(s) left behind${where} (incomplete uploads or temporary files): ` +
+            removed.map(printable).join(", ")
+        )
+      }
     }
   })
 

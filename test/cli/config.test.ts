@@ -126,6 +126,22 @@ describe("config", () => {
       )
     })
 
+    it("a storage list: each destination checked where it sits, names unique", async () => {
+      await refusedEverywhere(
+        JSON.stringify(base({ storage: [{ name: "nas", local: { path: "a" } }, { name: "nas", local: { path: "b" } }] })),
+        `storage[1].name: "nas" is already the name of another destination`
+      )
+      await refusedEverywhere(
+        JSON.stringify(base({ storage: [{ name: "nas", local: { path: "a" } }, { name: "offsite", local: { path: "b" }, s3: { bucket: "c" } }] })),
+        "storage[1]: configure one storage kind, not local and s3"
+      )
+      await refusedEverywhere(
+        JSON.stringify(base({ storage: [{ name: "nas", local: { path: "a" } }, { name: "offsite", s3: { bucket: "b", access_key_id: "AKIA" } }] })),
+        "storage[1].s3.access_key_secret: set both access_key_id and access_key_secret, or neither"
+      )
+      await refusedEverywhere(JSON.stringify(base({ storage: [] })), "storage: must not be empty")
+    })
+
     it("only one of access_key_id and access_key_secret", async () => {
       const both = "set both access_key_id and access_key_secret, or neither"
       await refusedEverywhere(JSON.stringify(base({ storage: { s3: { bucket: "b", access_key_id: "AKIA" } } })), `storage.s3.access_key_secret: ${both}`)
@@ -443,11 +459,12 @@ describe("config", () => {
       expect(printed.code, printed.stderr).toBe(0)
       const config = JSON.parse(printed.stdout.toString()) as Record<string, unknown>
       const schema = Schema.toJsonSchemaDocument(Schema.toEncoded(Config)).schema as {
-        properties: Record<string, { properties?: Record<string, { properties?: Record<string, unknown> }> }>
+        properties: Record<string, { anyOf?: ReadonlyArray<{ properties?: Record<string, { properties?: Record<string, unknown> }> }> }>
       }
       expect(Object.keys(config).sort()).toEqual(Object.keys(schema.properties).sort())
       const s3 = (config.storage as { s3: Record<string, unknown> }).s3
-      expect(Object.keys(s3).sort()).toEqual(Object.keys(schema.properties.storage!.properties!.s3!.properties!).sort())
+      // storage is one destination or a list of them: the first form's s3
+      expect(Object.keys(s3).sort()).toEqual(Object.keys(schema.properties.storage!.anyOf![0]!.properties!.s3!.properties!).sort())
     })
   })
 })
