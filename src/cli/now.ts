@@ -6,11 +6,14 @@ import { Targets } from "../discovery/Targets.ts"
 import { describeTarget } from "../domain/Target.ts"
 import { writeTextfile } from "../metrics/publish.ts"
 import { runReported } from "../pipeline/reported.ts"
-import type { Outcome } from "../domain/Outcome.ts"
+import type { BackupResult, Outcome } from "../domain/Outcome.ts"
 import { formatBytes } from "../domain/size.ts"
 import { printLine, table } from "./io.ts"
 import { layerRun } from "../api/run.ts"
 import { configFlag, limitUploadFlag, loadConfigWithLimit, lowerPriority } from "./shared.ts"
+
+/** ` on nas, offsite` for a backup stored on several destinations; nothing for one. */
+const onDestinations = (backup: BackupResult) => (backup.copies === undefined ? "" : ` on ${backup.copies.map((copy) => copy.destination).join(", ")}`)
 
 export const summaryTable = (outcomes: ReadonlyArray<Outcome>): string =>
   table([
@@ -21,7 +24,7 @@ export const summaryTable = (outcomes: ReadonlyArray<Outcome>): string =>
       outcome.result._tag === "Stored" ? formatBytes(outcome.result.backup.bytesIn) : "-",
       outcome.result._tag === "Stored" ? formatBytes(outcome.result.backup.size) : "-",
       formatDuration(outcome.durationMs),
-      outcome.result._tag === "Stored" ? `ok ${outcome.result.backup.id}` : `FAILED ${outcome.result.error.split("\n")[0]}`
+      outcome.result._tag === "Stored" ? `ok ${outcome.result.backup.id}${onDestinations(outcome.result.backup)}` : `FAILED ${outcome.result.error.split("\n")[0]}`
     ])
   ])
 
@@ -38,6 +41,7 @@ export const summaryJson = (outcomes: ReadonlyArray<Outcome>): string =>
         bytes_in: stored?.bytesIn ?? null,
         size_bytes: stored?.size ?? null,
         duration_ms: Math.round(outcome.durationMs),
+        ...(stored?.copies === undefined ? {} : { destinations: stored.copies.map((copy) => ({ name: copy.destination, backup_id: copy.id, size_bytes: copy.size })) }),
         error: outcome.result._tag === "Stored" ? null : outcome.result.error
       }
     }),

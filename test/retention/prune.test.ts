@@ -3,11 +3,21 @@
  * storage: 400 days of daily backups, two days of hourly ones, same-minute
  * repeats (~2) and a second host. For several policies, the kept set must
  * equal the one computed here independently, the way restic's rules read
- * (per period, newest first, the oldest while counts are left). The same
- * through the CLI on local storage and RGW: test/cli/prune.test.ts.
+ * (per period, newest first, the oldest while counts are left). Then the
+ * same history on a local folder and on RGW, through their own Storage.
+ * The CLI on both: test/cli/prune.test.ts.
  */
-import { Effect, Stream } from "effect"
-import { describe, expect, it } from "vitest"
+import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3"
+import { Effect, Layer, Redacted, Stream } from "effect"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, describe, expect, inject, it } from "vitest"
+import { makeLocalStorage } from "../../src/storage/local.ts"
+import { loadS3Sdk, makeS3Client, makeS3Storage } from "../../src/storage/s3.ts"
+import { rgwCommands, testS3Client } from "../harness/rgw.ts"
+import { requireCommands } from "../harness/tools.ts"
 import { formatTimestamp, parseBackupId, withSequence } from "../../src/domain/names.ts"
 import { layerMemory, type MemoryObject } from "../../src/storage/memory.ts"
 import { parseCalendarSpan, type RetentionPolicy } from "../../src/retention/policy.ts"
@@ -153,3 +163,77 @@ describe("prune over 400 days of backups", () => {
     expect(objects.size).toBe(ids.length + 1)
   })
 })
+
+const s3 = inject("s3")
+const s3Ready = requireCommands("prune on RGW", ...rgwCommands) && s3 !== null
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-prune-lib-"))
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+interface RealBackend {
+  readonly name: string
+  /** The storage, with the history planted in it. */
+  readonly plant: (ids: ReadonlyArray<string>) => Promise<{ storage: Storage["Service"]; ids: () => Promise<Array<string>> }>
+}
+
+const realBackends: Array<RealBackend> = [{
+  name: "local",
+  plant: async (ids) => {
+    const root = path.join(dir, "local")
+    for (const id of ids) {
+      fs.mkdirSync(path.join(root, path.dirname(id)), { recursive: true, mode: 0o700 })
+      fs.writeFileSync(path.join(root, id), id)
+    }
+    return { storage: makeLocalStorage(root), ids: async () => fs.readdirSync(path.join(root, "db")).map((name) => `db/${name}`) }
+  }
+}]
+if (s3Ready) {
+  realBackends.push({
+    name: "s3 (radosgw)",
+    plant: async (ids) => {
+      const bucket = `ubackup-prune400-${crypto.randomBytes(4).toString("hex")}`
+      const client = testS3Client(s3!)
+      await client.send(new CreateBucketCommand({ Bucket: bucket }))
+      for (let start = 0; start < ids.length; start += 32) {
+        await Promise.all(ids.slice(start, start + 32).map((id) => client.send(new PutObjectCommand({ Bucket: bucket, Key: id, Body: id }))))
+      }
+      const options = {
+        bucket,
+        region: s3!.region,
+        accessKeyId: s3!.accessKeyId,
+        secretAccessKey: Redacted.make(s3!.secretAccessKey),
+        endpoint: s3!.endpoint,
+        forcePathStyle: true
+      }
+      const sdk = await loadS3Sdk()
+      const listAll = async () => {
+        const keys: Array<string> = []
+        let token: string | undefined
+        do {
+          const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }))
+          keys.push(...(page.Contents ?? []).map((object) => object.Key!))
+          token = page.NextContinuationToken
+        } while (token !== undefined)
+        return keys
+      }
+      return { storage: makeS3Storage(sdk, makeS3Client(sdk, options), options), ids: listAll }
+    }
+  })
+}
+
+describe.each(realBackends)("prune over 400 days of backups: $name", (backend) => {
+  it("dry run deletes nothing; the real run keeps exactly what restic's rules keep, the newest of each host", async () => {
+    const ids = history()
+    const policy = policies[0]![1]
+    const { storage, ids: listed } = await backend.plant(ids)
+    const layer = Layer.succeed(Storage, storage)
+    const dry = await Effect.runPromise(prune({ policyFor: () => policy, dryRun: true }).pipe(Effect.provide(layer)))
+    expect((await listed()).length).toBe(ids.length)
+    const expected = expectedKept(ids, policy)
+    expect(new Set(dry.services[0]!.keep.map((backup) => backup.id))).toEqual(expected)
+    const real = await Effect.runPromise(prune({ policyFor: () => policy, dryRun: false }).pipe(Effect.provide(layer)))
+    expect(real.failed).toEqual([])
+    expect(new Set(await listed())).toEqual(expected)
+    expect(expected.has(idAt(newest)) && expected.has(idAt(newest - 500 * day, "node2"))).toBe(true)
+  }, 120_000)
+})
+
