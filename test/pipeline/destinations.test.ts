@@ -18,7 +18,7 @@ import { MoreDestinations, Storage, StorageError } from "../../src/storage/Stora
 
 const MiB = 1024 * 1024
 
-/** A memory storage whose puts fail once `failAfter` bytes have come in (undefined: never). */
+/** A memory storage whose puts fail once `failAfter` bytes have come in (undefined: never; -1: before reading any). */
 const destination = (name: string, failAfter?: number) => {
   const objects = new Map<string, MemoryObject>()
   const inner = makeMemoryStorage(objects)
@@ -26,6 +26,8 @@ const destination = (name: string, failAfter?: number) => {
     ...inner,
     put: (id, body) => {
       if (failAfter === undefined) return inner.put(id, body)
+      // as a bucket that does not exist: the put fails before it reads its stream
+      if (failAfter < 0) return Effect.fail(new StorageError({ reason: "Unavailable", operation: "put", subject: id, detail: `${name} is missing` }))
       let seen = 0
       const failing = body.pipe(Stream.mapEffect((chunk) => {
         seen += chunk.length
@@ -80,6 +82,13 @@ describe("backupOne to several destinations", () => {
     expect(destinations.map(({ objects }) => objects.size)).toEqual([1, 0, 1])
     expect(only(destinations[0]!.objects)[0]!.equals(only(destinations[2]!.objects)[0]!)).toBe(true)
   })
+
+  it("one failing before it reads a byte (a missing bucket): the others are not held up, and publish", async () => {
+    const destinations = [destination("nas"), destination("offsite", -1)]
+    const result = await backUp(snapshot(), destinations)
+    expect(result._tag === "Failure" ? String((result.failure as Error).message) : "").toMatch(/stored on nas .*but not on offsite: .*offsite is missing/)
+    expect(destinations.map(({ objects }) => objects.size)).toEqual([1, 0])
+  }, 10_000)
 
   it("every destination failing, or the source failing: the one error, nothing stored anywhere", async () => {
     const down = [destination("nas", 0), destination("offsite", 0)]
