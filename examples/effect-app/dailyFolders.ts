@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as fsp from "node:fs/promises"
 import * as path from "node:path"
-import { type CleanupOptions, isBackupId, parseBackupId, Storage, StorageError, type StoredBackup } from "ubackup"
+import { type CleanupOptions, isBackupId, parseBackupId, type RemoveFailure, Storage, StorageError, type StoredBackup } from "ubackup"
 
 const failure = (operation: string, subject: string) => (cause: unknown) =>
   new StorageError({
@@ -142,7 +142,25 @@ export const makeDailyFolders = (root: string): Storage["Service"] => {
       return { removed, kept }
     })
 
-  return { location: `daily folders ${root}`, put, get, list, listServices, cleanup }
+  /** Retention's deletes (`ubackup storage prune`, `prune` in the library): one file each; a missing one is already gone. */
+  const remove = (ids: ReadonlyArray<string>) =>
+    Effect.gen(function*() {
+      const removed: Array<string> = []
+      const failed: Array<RemoveFailure> = []
+      for (const id of ids) {
+        const file = fileOf(id)
+        if (file === undefined) {
+          failed.push({ id, reason: "InvalidId", detail: "not a backup ID" })
+          continue
+        }
+        const result = yield* Effect.result(tryFs("rm", id, () => fsp.rm(file, { force: true })))
+        if (result._tag === "Success") removed.push(id)
+        else failed.push({ id, reason: result.failure.reason, detail: result.failure.detail })
+      }
+      return { removed, failed }
+    })
+
+  return { location: `daily folders ${root}`, put, get, list, listServices, cleanup, remove }
 }
 
 export const layerDailyFolders = (root: string): Layer.Layer<Storage> => Layer.sync(Storage, () => makeDailyFolders(root))
