@@ -6,7 +6,7 @@
  * nothing; --json parses; the newest backup of every service stays; bad
  * flags and a missing policy exit non-zero and delete nothing.
  */
-import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3"
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { formatTimestamp } from "../../src/domain/names.ts"
 import { binary, initKeys, ubackup } from "../harness/cli.ts"
 import { execFileSync } from "node:child_process"
-import { rgwCommands, s3StorageConfig, testS3Client } from "../harness/rgw.ts"
+import { allKeys, rgwCommands, s3StorageConfig, testS3Client } from "../harness/rgw.ts"
 import { requireCommands } from "../harness/tools.ts"
 
 const s3 = inject("s3")
@@ -56,17 +56,7 @@ if (s3Ready) {
       const client = testS3Client(s3!)
       for (const id of history) await client.send(new PutObjectCommand({ Bucket: bucket, Key: id, Body: id }))
     },
-    ids: async () => {
-      const client = testS3Client(s3!)
-      const keys: Array<string> = []
-      let token: string | undefined
-      do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }))
-        keys.push(...(page.Contents ?? []).map((object) => object.Key!))
-        token = page.NextContinuationToken
-      } while (token !== undefined)
-      return keys.sort()
-    }
+    ids: async () => (await allKeys(testS3Client(s3!), bucket)).sort()
   })
 }
 

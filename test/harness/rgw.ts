@@ -3,12 +3,14 @@
  * 127.0.0.1, a throwaway single-node cluster started from
  * scripts/rgw/start-rgw.sh and removed afterwards.
  */
-import { S3Client } from "@aws-sdk/client-s3"
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3"
+import { Redacted } from "effect"
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
+import { loadS3Sdk, makeS3Client, makeS3Storage, type S3StorageOptions } from "../../src/storage/s3.ts"
 import { freePort } from "./tools.ts"
 
 const run = promisify(execFile)
@@ -46,6 +48,33 @@ export const s3StorageConfig = (s3: S3Endpoint, bucket: string, extra: Record<st
     ...extra
   }
 })
+
+/** ubackup's S3 Storage for `bucket` on the test server, through the library; `extra` adds or overrides options. */
+export const testS3Storage = async (s3: S3Endpoint, bucket: string, extra: Partial<S3StorageOptions> = {}) => {
+  const options: S3StorageOptions = {
+    bucket,
+    region: s3.region,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: Redacted.make(s3.secretAccessKey),
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    ...extra
+  }
+  const sdk = await loadS3Sdk()
+  return makeS3Storage(sdk, makeS3Client(sdk, options), options)
+}
+
+/** Every key in `bucket` (under `prefix`), past S3's page of 1000, in the store's order. */
+export const allKeys = async (client: S3Client, bucket: string, prefix?: string): Promise<Array<string>> => {
+  const keys: Array<string> = []
+  let token: string | undefined
+  do {
+    const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))
+    keys.push(...(page.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [object.Key])))
+    token = page.IsTruncated ? page.NextContinuationToken : undefined
+  } while (token !== undefined)
+  return keys
+}
 
 export const rgwCommands = ["radosgw", "ceph-mon", "ceph-osd", "curl"]
 

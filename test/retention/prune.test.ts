@@ -7,16 +7,15 @@
  * same history on a local folder and on RGW, through their own Storage.
  * The CLI on both: test/cli/prune.test.ts.
  */
-import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3"
-import { Effect, Layer, Redacted, Stream } from "effect"
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3"
+import { Effect, Layer, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, describe, expect, inject, it } from "vitest"
 import { makeLocalStorage } from "../../src/storage/local.ts"
-import { loadS3Sdk, makeS3Client, makeS3Storage } from "../../src/storage/s3.ts"
-import { rgwCommands, testS3Client } from "../harness/rgw.ts"
+import { allKeys, rgwCommands, testS3Client, testS3Storage } from "../harness/rgw.ts"
 import { requireCommands } from "../harness/tools.ts"
 import { formatTimestamp, parseBackupId, withSequence } from "../../src/domain/names.ts"
 import { layerMemory, type MemoryObject } from "../../src/storage/memory.ts"
@@ -196,26 +195,7 @@ if (s3Ready) {
       for (let start = 0; start < ids.length; start += 32) {
         await Promise.all(ids.slice(start, start + 32).map((id) => client.send(new PutObjectCommand({ Bucket: bucket, Key: id, Body: id }))))
       }
-      const options = {
-        bucket,
-        region: s3!.region,
-        accessKeyId: s3!.accessKeyId,
-        secretAccessKey: Redacted.make(s3!.secretAccessKey),
-        endpoint: s3!.endpoint,
-        forcePathStyle: true
-      }
-      const sdk = await loadS3Sdk()
-      const listAll = async () => {
-        const keys: Array<string> = []
-        let token: string | undefined
-        do {
-          const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }))
-          keys.push(...(page.Contents ?? []).map((object) => object.Key!))
-          token = page.NextContinuationToken
-        } while (token !== undefined)
-        return keys
-      }
-      return { storage: makeS3Storage(sdk, makeS3Client(sdk, options), options), ids: listAll }
+      return { storage: await testS3Storage(s3!, bucket), ids: () => allKeys(client, bucket) }
     }
   })
 }

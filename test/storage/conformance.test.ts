@@ -15,7 +15,7 @@
  * S3): test/cli/storageConformance.test.ts.
  */
 import { CreateBucketCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, UploadPartCommand } from "@aws-sdk/client-s3"
-import { Effect, Redacted, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -24,9 +24,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest"
 import { withSequence } from "../../src/domain/names.ts"
 import { makeLocalStorage } from "../../src/storage/local.ts"
 import { makeMemoryStorage } from "../../src/storage/memory.ts"
-import { loadS3Sdk, makeS3Client, makeS3Storage } from "../../src/storage/s3.ts"
 import type { Storage } from "../../src/storage/Storage.ts"
-import { rgwCommands, testS3Client } from "../harness/rgw.ts"
+import { rgwCommands, testS3Client, testS3Storage } from "../harness/rgw.ts"
 import { requireCommands, sleep } from "../harness/tools.ts"
 
 const s3 = inject("s3")
@@ -54,19 +53,7 @@ const backends: Array<Backend> = [{
 if (s3Ready) {
   backends.push({
     name: "s3 (radosgw)",
-    make: async () => {
-      const options = {
-        bucket,
-        region: s3!.region,
-        accessKeyId: s3!.accessKeyId,
-        secretAccessKey: Redacted.make(s3!.secretAccessKey),
-        endpoint: s3!.endpoint,
-        forcePathStyle: true,
-        partSize: 5 * 1024 * 1024
-      }
-      const sdk = await loadS3Sdk()
-      return makeS3Storage(sdk, makeS3Client(sdk, options), options)
-    },
+    make: () => testS3Storage(s3!, bucket, { partSize: 5 * 1024 * 1024 }),
     persistent: true
   })
 }

@@ -23,11 +23,11 @@ import {
   PutObjectCommand,
   type S3Client
 } from "@aws-sdk/client-s3"
-import { Effect, Redacted, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import * as crypto from "node:crypto"
 import { beforeAll, describe, expect, inject, it } from "vitest"
-import { loadS3Sdk, makeS3Client, makeS3Storage, type S3StorageOptions } from "../../src/storage/s3.ts"
-import { rgwCommands, testS3Client } from "../harness/rgw.ts"
+import type { S3StorageOptions } from "../../src/storage/s3.ts"
+import { rgwCommands, testS3Client, testS3Storage } from "../harness/rgw.ts"
 import { requireCommands } from "../harness/tools.ts"
 
 const s3 = inject("s3")
@@ -41,20 +41,7 @@ describe.runIf(ready)("S3 Object Lock and storage classes (radosgw)", () => {
   const plainBucket = `ubackup-nolock-${suffix}`
   let client: S3Client
 
-  const storageFor = async (bucket: string, extra: Partial<S3StorageOptions>) => {
-    const options: S3StorageOptions = {
-      bucket,
-      region: s3!.region,
-      accessKeyId: s3!.accessKeyId,
-      secretAccessKey: Redacted.make(s3!.secretAccessKey),
-      endpoint: s3!.endpoint,
-      forcePathStyle: true,
-      partSize: 5 * MiB,
-      ...extra
-    }
-    const sdk = await loadS3Sdk()
-    return makeS3Storage(sdk, makeS3Client(sdk, options), options)
-  }
+  const storageFor = (bucket: string, extra: Partial<S3StorageOptions>) => testS3Storage(s3!, bucket, { partSize: 5 * MiB, ...extra })
   const run = <A, E>(effect: Effect.Effect<A, E>) => Effect.runPromise(effect)
   const versionsOf = async (bucket: string, key: string) =>
     ((await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }))).Versions ?? []).filter((version) => version.Key === key)
