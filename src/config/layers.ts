@@ -15,7 +15,6 @@ import type { KeyError } from "../encryption/errors.ts"
 import { parseRecipient } from "../encryption/keys.ts"
 import { type ConfiguredDestination, destinationsOf } from "../storage/config.ts"
 import { makeLocalStorage } from "../storage/local.ts"
-import type { S3StorageOptions } from "../storage/s3Client.ts"
 import { MoreDestinations, Storage } from "../storage/Storage.ts"
 import type { LoadedConfig } from "./load.ts"
 
@@ -62,9 +61,8 @@ const storageOf = (loaded: LoadedConfig, destination: ConfiguredDestination): Ef
     return Effect.succeed(makeLocalStorage(path.resolve(loaded.source.baseDirectory, local!.path)))
   }
   return Effect.gen(function*() {
-    const { loadS3Sdk, makeS3Client, makeS3Storage } = yield* Effect.promise(() => import("../storage/s3.ts"))
-    const sdk = yield* Effect.promise(loadS3Sdk)
-    const options: S3StorageOptions = {
+    const { scopedS3Storage } = yield* Effect.promise(() => import("../storage/s3.ts"))
+    return yield* scopedS3Storage({
       bucket: s3.bucket,
       region: s3.bucketRegion,
       accessKeyId: s3.accessKeyId,
@@ -78,9 +76,7 @@ const storageOf = (loaded: LoadedConfig, destination: ConfiguredDestination): Ef
       objectLock: s3.objectLock === undefined
         ? undefined
         : { mode: s3.objectLock.mode === "governance" ? "GOVERNANCE" : "COMPLIANCE", days: s3.objectLock.days }
-    }
-    const client = yield* Effect.acquireRelease(Effect.sync(() => makeS3Client(sdk, options)), (client) => Effect.sync(() => client.destroy()))
-    return makeS3Storage(sdk, client, options)
+    })
   })
 }
 

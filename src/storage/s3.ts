@@ -7,7 +7,7 @@
  */
 import type { ListObjectsV2CommandOutput, S3Client } from "@aws-sdk/client-s3"
 import * as NodeStream from "@effect/platform-node/NodeStream"
-import { Clock, Effect, Layer, Stream } from "effect"
+import { Clock, Effect, Layer, type Scope, Stream } from "effect"
 import type { Readable } from "node:stream"
 import { compareBackupIds, isBackupId, isSafeName } from "../domain/names.ts"
 import { isAccessDenied, loadS3Sdk, makeS3Client, type S3Sdk, s3Failure, type S3StorageOptions, sendRaw, sendWith, statusOf } from "./s3Client.ts"
@@ -182,15 +182,15 @@ export const makeS3Storage = (sdk: S3Sdk, client: S3Client, options: S3StorageOp
 }
 
 /** The S3 client lives as long as the layer. */
-export const layerS3 = (options: S3StorageOptions) =>
-  Layer.effect(
-    Storage,
-    Effect.gen(function*() {
-      const sdk = yield* Effect.promise(loadS3Sdk)
-      const client = yield* Effect.acquireRelease(
-        Effect.sync(() => makeS3Client(sdk, options)),
-        (client) => Effect.sync(() => client.destroy())
-      )
-      return makeS3Storage(sdk, client, options)
-    })
-  )
+/** The S3 storage, its client living as long as the scope. */
+export const scopedS3Storage = (options: S3StorageOptions): Effect.Effect<Storage["Service"], never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const sdk = yield* Effect.promise(loadS3Sdk)
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(() => makeS3Client(sdk, options)),
+      (client) => Effect.sync(() => client.destroy())
+    )
+    return makeS3Storage(sdk, client, options)
+  })
+
+export const layerS3 = (options: S3StorageOptions) => Layer.effect(Storage, scopedS3Storage(options))
