@@ -81,7 +81,9 @@ export const planService = (service: string, backups: ReadonlyArray<StoredBackup
       continue
     }
     const planned = { ...backup, ...parsed, reasons: [] }
-    bySeries.set(parsed.series, [...(bySeries.get(parsed.series) ?? []), planned])
+    const series = bySeries.get(parsed.series)
+    if (series === undefined) bySeries.set(parsed.series, [planned])
+    else series.push(planned)
   }
   const keep: Array<PlannedBackup> = []
   const remove: Array<PlannedBackup> = []
