@@ -12,6 +12,7 @@
 import { build } from "esbuild"
 import { execFile } from "node:child_process"
 import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { builtinModules, createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { promisify } from "node:util"
@@ -56,6 +57,77 @@ const vendorAsSeparateFiles = {
   }
 }
 
+/**
+ * Node's built-in modules load when first used, not when the CLI starts.
+ * Imported as ES modules, every one the bundle names loaded at start-up (125
+ * of Node's internal modules for `ubackup --version`: http, tls, zlib,
+ * worker_threads, crypto…) and their ES-module facades read every export,
+ * which for node:http also loaded undici. Here each import of a built-in is
+ * a CommonJS module whose exports are a proxy that requires the real module
+ * on the first property read; its export names are listed at build time, so
+ * that the bundle's `import * as` interop does not load it early.
+ */
+const lazyBuiltins = {
+  name: "lazy-builtins",
+  setup(builder) {
+    const builtins = new Set(builtinModules)
+    const nodeRequire = createRequire(import.meta.url)
+    builder.onResolve({ filter: /^[a-z_/:]+$/ }, (args) => {
+      const name = args.path.startsWith("node:") ? args.path.slice(5) : args.path
+      // CommonJS dependencies use the module itself (`class extends require("events")`): real require for them
+      if (!builtins.has(name) || args.kind !== "import-statement") return undefined
+      return { path: `node:${name}`, namespace: "lazy-builtin" }
+    })
+    builder.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => {
+      const keys = Object.getOwnPropertyNames(nodeRequire(args.path)).filter((key) => key !== "__esModule")
+      return {
+        contents: `module.exports = __ubackupLazyBuiltin(${JSON.stringify(args.path)}, ${JSON.stringify(keys)})`,
+        loader: "js"
+      }
+    })
+  }
+}
+
+/**
+ * `import { Effect, Stream } from "effect"` becomes `import * as Effect from
+ * "effect/Effect"; …` in ubackup's own modules. The verbs' handlers are loaded
+ * lazily (src/cli/commands.ts), so esbuild wraps every module they reach in
+ * an initialiser, and initialising the barrel ("effect") initialised all of
+ * its 143 modules (Arbitrary, Graph, JsonSchema…) at start-up.
+ */
+const deepEffectImports = {
+  name: "deep-effect-imports",
+  setup(builder) {
+    const functions = new Set(["absurd", "cast", "flow", "hole", "identity", "pipe"])
+    builder.onLoad({ filter: /\/src\/.*\.ts$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8")
+      const contents = text.replace(/import\s+(type\s+)?\{([^}]*)\}\s+from\s+"(effect|effect\/cli)"/g, (_, allTypes, names, from) =>
+        names.split(",").map((name) => name.trim()).filter((name) => name !== "").map((entry) => {
+          const typeOnly = allTypes !== undefined || entry.startsWith("type ")
+          const [name, alias = name] = entry.replace(/^type\s+/, "").split(/\s+as\s+/)
+          const type = typeOnly ? "type " : ""
+          return from === "effect" && functions.has(name)
+            ? `import ${type}{ ${name} as ${alias} } from "effect/Function"`
+            : `import ${type}* as ${alias} from "${from}/${name}"`
+        }).join("; "))
+      return { contents, loader: "ts" }
+    })
+  }
+}
+
+/** The proxy behind each built-in (see lazyBuiltins), defined once in the bundle's banner. */
+const lazyBuiltinHelper = [
+  "const __ubackupLazyBuiltin = (name, keys) => {",
+  "let loaded; const load = () => loaded ??= require(name);",
+  "return new Proxy({}, {",
+  "get: (_, key) => key === '__esModule' ? undefined : load()[key],",
+  "has: (_, key) => key in load(),",
+  "set: (_, key, value) => { load()[key] = value; return true },",
+  "ownKeys: () => keys,",
+  "getOwnPropertyDescriptor: (_, key) => keys.includes(key) ? { configurable: true, enumerable: true, writable: true, value: undefined } : undefined",
+  "}) };"
+].join(" ")
+
 // built next to dist/ and swapped in at the end, so that a CLI started while
 // another build runs (parallel test runs) never finds dist/ half written
 const dist = path.join(root, "dist")
@@ -67,7 +139,8 @@ await Promise.all([
     entryPoints: [path.join(root, "src/cli/main.ts")],
     outfile: path.join(out, "cli.mjs"),
     define: { UBACKUP_VERSION: JSON.stringify(version) },
-    plugins: [vendorAsSeparateFiles]
+    banner: { js: `${common.banner.js} ${lazyBuiltinHelper}` },
+    plugins: [vendorAsSeparateFiles, lazyBuiltins, deepEffectImports]
   }),
   build({
     ...common,

@@ -1,6 +1,5 @@
-/** print-default-config, config validate, init */
+/** print-default-config (and config example), config validate, init (their flags: ./commands.ts) */
 import { Effect, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { layerEncryption, layerStorage } from "../config/layers.ts"
@@ -10,6 +9,7 @@ import type { ConfigJson } from "../config/schema.ts"
 import { Encryption } from "../encryption/Encryption.ts"
 import { generateDecryptionKey, parseDecryptionKeys, parseRecipient } from "../encryption/keys.ts"
 import { Storage } from "../storage/Storage.ts"
+import type { exampleConfigFlags, initFlags, Input, validateFlags } from "./commands.ts"
 import { InputFileError, printNote, printLine, readStdinText, readTextFile } from "./io.ts"
 
 /** Where the encryption keys of a public key file go: a PEM is µbackup's `encryption_publickey`. */
@@ -27,108 +27,75 @@ const keysFromPublicKeyFile = (file: string) =>
 
 const defaultLocalPath = "backups"
 
-/** `print-default-config`, and `config example` (µbackup's later name for it) */
-const defaultConfigCommand = (name: string) => Command.make(
-  name,
-  {
-    pubkeyFile: Flag.String("pubkey-file").pipe(
-      Flag.withDescription("Public key file to embed (from decryption-key-to-encryption-key)"),
-      Flag.optional
-    ),
-    kitchensink: Flag.Boolean("kitchensink").pipe(
-      Flag.withDescription("Show every option, with placeholders to replace"),
-      Flag.withDefault(false)
-    )
-  },
-  ({ pubkeyFile, kitchensink }) =>
-    Effect.gen(function*() {
-      const keys: Partial<ConfigJson> = Option.isSome(pubkeyFile)
-        ? yield* keysFromPublicKeyFile(pubkeyFile.value)
-        : { encryption_publickey: "" }
-      const config: ConfigJson = kitchensink
-        ? {
-          ...keys,
-          encryption_recipients: [...(keys.encryption_recipients ?? []), "age1…another-recipient", "ssh-rsa AAAA…another-rsa-key"],
-          compression: "zstd",
-          docker_endpoint: "unix:///var/run/docker.sock",
-          static_targets: [{ service_name: "someapp", backup_command: ["cat", "/var/lib/someapp/file.db"], file_extension: ".db" }],
-          concurrency: 1,
-          target_timeout: "2h",
-          max_backup_bytes: "100GiB",
-          container_filter: { labels: { "backup.allowed": "true" }, names: ["db-*", "app-*"] },
-          abort_incomplete_uploads_after: "24h",
-          storage: {
-            s3: {
-              bucket: "mybucket",
-              bucket_region: "us-east-1",
-              access_key_id: "AKIAUZHTE3U35WCD5…",
-              access_key_secret: "wXQJhB…",
-              endpoint: "https://s3.example.com",
-              force_path_style: true,
-              part_size_mb: 8,
-              acl: "bucket-owner-full-control",
-              request_timeout: "60s",
-              storage_class: "STANDARD_IA",
-              object_lock: { mode: "governance", days: 30 }
-            }
-          },
-          alertmanager: { baseurl: "https://example.com/url-to-my/alertmanager", deadmansswitch_ttl: "+25h" },
-          alerts: {
-            prometheus_alertmanager: { url: "http://127.0.0.1:9093", labels: { team: "ops" } },
-            healthchecks: { url: "https://hc-ping.com/your-check-uuid" },
-            ntfy: { url: "https://ntfy.sh/your-topic", token: "tk_…" },
-            uptime_kuma: { push_url: "https://kuma.example.com/api/push/your-token" },
-            webhooks: [{ url: "https://example.com/hooks/backups", headers: { Authorization: "Bearer …" } }]
-          },
-          schedule: "0 1 * * *",
-          schedule_timezone: "UTC",
-          metrics_listen: "127.0.0.1:9876",
-          metrics_textfile: "/var/lib/prometheus/node-exporter/ubackup.prom",
-          size_drop: { ratio: 0.5, window: 7 },
-          bandwidth_limit: "20MiB/s",
-          drill: { stale_after: "26h", checks: { postgres: ["pg_restore", "--list"], files: ["tar", "-t"] } },
-          history_file: "/var/lib/ubackup/history.json",
-          retention: { keep_daily: 7, keep_weekly: 4, keep_monthly: 12, services: { postgres: { keep_last: 48 } }, prune_after_run: false }
-        }
-        : { ...keys, docker_endpoint: "unix:///var/run/docker.sock", storage: { local: { path: defaultLocalPath } } }
-      yield* printLine(JSON.stringify(config, null, 4))
-    })
-)
+export const exampleConfig = ({ pubkeyFile, kitchensink }: Input<typeof exampleConfigFlags>) =>
+  Effect.gen(function*() {
+    const keys: Partial<ConfigJson> = Option.isSome(pubkeyFile)
+      ? yield* keysFromPublicKeyFile(pubkeyFile.value)
+      : { encryption_publickey: "" }
+    const config: ConfigJson = kitchensink
+      ? {
+        ...keys,
+        encryption_recipients: [...(keys.encryption_recipients ?? []), "age1…another-recipient", "ssh-rsa AAAA…another-rsa-key"],
+        compression: "zstd",
+        docker_endpoint: "unix:///var/run/docker.sock",
+        static_targets: [{ service_name: "someapp", backup_command: ["cat", "/var/lib/someapp/file.db"], file_extension: ".db" }],
+        concurrency: 1,
+        target_timeout: "2h",
+        max_backup_bytes: "100GiB",
+        container_filter: { labels: { "backup.allowed": "true" }, names: ["db-*", "app-*"] },
+        abort_incomplete_uploads_after: "24h",
+        storage: {
+          s3: {
+            bucket: "mybucket",
+            bucket_region: "us-east-1",
+            access_key_id: "AKIAUZHTE3U35WCD5…",
+            access_key_secret: "wXQJhB…",
+            endpoint: "https://s3.example.com",
+            force_path_style: true,
+            part_size_mb: 8,
+            acl: "bucket-owner-full-control",
+            request_timeout: "60s",
+            storage_class: "STANDARD_IA",
+            object_lock: { mode: "governance", days: 30 }
+          }
+        },
+        alertmanager: { baseurl: "https://example.com/url-to-my/alertmanager", deadmansswitch_ttl: "+25h" },
+        alerts: {
+          prometheus_alertmanager: { url: "http://127.0.0.1:9093", labels: { team: "ops" } },
+          healthchecks: { url: "https://hc-ping.com/your-check-uuid" },
+          ntfy: { url: "https://ntfy.sh/your-topic", token: "tk_…" },
+          uptime_kuma: { push_url: "https://kuma.example.com/api/push/your-token" },
+          webhooks: [{ url: "https://example.com/hooks/backups", headers: { Authorization: "Bearer …" } }]
+        },
+        schedule: "0 1 * * *",
+        schedule_timezone: "UTC",
+        metrics_listen: "127.0.0.1:9876",
+        metrics_textfile: "/var/lib/prometheus/node-exporter/ubackup.prom",
+        size_drop: { ratio: 0.5, window: 7 },
+        bandwidth_limit: "20MiB/s",
+        drill: { stale_after: "26h", checks: { postgres: ["pg_restore", "--list"], files: ["tar", "-t"] } },
+        history_file: "/var/lib/ubackup/history.json",
+        retention: { keep_daily: 7, keep_weekly: 4, keep_monthly: 12, services: { postgres: { keep_last: 48 } }, prune_after_run: false }
+      }
+      : { ...keys, docker_endpoint: "unix:///var/run/docker.sock", storage: { local: { path: defaultLocalPath } } }
+    yield* printLine(JSON.stringify(config, null, 4))
+  })
 
-export const printDefaultConfig = defaultConfigCommand("print-default-config").pipe(
-  Command.withDescription("Print a config to start from (local storage; --kitchensink: every option)")
-)
-
-const example = defaultConfigCommand("example").pipe(
-  Command.withDescription("Print a config to start from (the same as print-default-config)")
-)
-
-const validate = Command.make(
-  "validate",
-  {
-    file: Argument.String("file").pipe(Argument.withDescription("Config file (default: standard input)"), Argument.optional)
-  },
-  ({ file }) =>
-    Effect.gen(function*() {
-      const name = Option.getOrElse(file, () => "standard input")
-      const text = Option.isSome(file) ? yield* readTextFile(file.value) : yield* readStdinText
-      const baseDirectory = Option.isSome(file) ? path.dirname(path.resolve(file.value)) : process.cwd()
-      const loaded = yield* parseConfig({ name, text, baseDirectory })
-      // the keys must parse too; building the layers checks them without touching storage
-      const summary = yield* Effect.gen(function*() {
-        const encryption = yield* Encryption
-        const storage = yield* Storage
-        return `storage ${storage.location}; encrypted for ${encryption.recipients.join(", ")}; ${loaded.config.compression}`
-      }).pipe(Effect.provide(layerEncryption(loaded)), Effect.provide(layerStorage(loaded)))
-      yield* printLine(`${name}: valid (${summary})`)
-      for (const warning of configWarnings(loaded.config)) yield* printNote(`${name}: warning: ${warning.path}: ${warning.message}`)
-    })
-).pipe(Command.withDescription("Check a config; every bad field is named by its path"))
-
-export const configCommand = Command.make("config").pipe(
-  Command.withDescription("Config file tools"),
-  Command.withSubcommands([validate, example])
-)
+export const validate = ({ file }: Input<typeof validateFlags>) =>
+  Effect.gen(function*() {
+    const name = Option.getOrElse(file, () => "standard input")
+    const text = Option.isSome(file) ? yield* readTextFile(file.value) : yield* readStdinText
+    const baseDirectory = Option.isSome(file) ? path.dirname(path.resolve(file.value)) : process.cwd()
+    const loaded = yield* parseConfig({ name, text, baseDirectory })
+    // the keys must parse too; building the layers checks them without touching storage
+    const summary = yield* Effect.gen(function*() {
+      const encryption = yield* Encryption
+      const storage = yield* Storage
+      return `storage ${storage.location}; encrypted for ${encryption.recipients.join(", ")}; ${loaded.config.compression}`
+    }).pipe(Effect.provide(layerEncryption(loaded)), Effect.provide(layerStorage(loaded)))
+    yield* printLine(`${name}: valid (${summary})`)
+    for (const warning of configWarnings(loaded.config)) yield* printNote(`${name}: warning: ${warning.path}: ${warning.message}`)
+  })
 
 const writeNew = (file: string, content: string, mode: number) =>
   Effect.tryPromise({
@@ -140,40 +107,30 @@ const writeNew = (file: string, content: string, mode: number) =>
       })
   })
 
-export const init = Command.make(
-  "init",
-  {
-    dir: Flag.String("dir").pipe(Flag.withDescription("Folder for the key pair, config and backups"), Flag.withDefault(".")),
-    type: Flag.Literals("type", ["rsa", "x25519"]).pipe(
-      Flag.withDescription("Key type (rsa: RSA-4096 as µbackup; x25519: age)"),
-      Flag.withDefault("rsa" as const)
+export const init = ({ dir, type }: Input<typeof initFlags>) =>
+  Effect.gen(function*() {
+    const files = { key: path.join(dir, "backups.key"), pub: path.join(dir, "backups.pub"), config: path.join(dir, "config.json") }
+    for (const file of Object.values(files)) {
+      const exists = yield* Effect.promise(() => fs.access(file).then(() => true, () => false))
+      if (exists) return yield* new InputFileError({ path: file, detail: "already exists; not overwriting it" })
+    }
+    yield* Effect.promise(() => fs.mkdir(dir, { recursive: true }))
+    const key = yield* generateDecryptionKey(type)
+    const keys = yield* parseDecryptionKeys(key, files.key)
+    const publicKey = keys.encryptionKeys.join("\n")
+    const config: ConfigJson = {
+      ...(type === "rsa" ? { encryption_publickey: publicKey } : { encryption_recipients: [...keys.encryptionKeys] }),
+      compression: "zstd",
+      storage: { local: { path: defaultLocalPath } }
+    }
+    yield* writeNew(files.key, key, 0o600)
+    yield* writeNew(files.pub, `${publicKey}\n`, 0o644)
+    yield* writeNew(files.config, `${JSON.stringify(config, null, 4)}\n`, 0o600)
+    yield* printNote(
+      [
+        `wrote ${files.key} (decryption key: move it off this machine once you have tested a restore)`,
+        `wrote ${files.pub} (encryption key)`,
+        `wrote ${files.config} (local storage in ${path.join(dir, defaultLocalPath)})`
+      ].join("\n")
     )
-  },
-  ({ dir, type }) =>
-    Effect.gen(function*() {
-      const files = { key: path.join(dir, "backups.key"), pub: path.join(dir, "backups.pub"), config: path.join(dir, "config.json") }
-      for (const file of Object.values(files)) {
-        const exists = yield* Effect.promise(() => fs.access(file).then(() => true, () => false))
-        if (exists) return yield* new InputFileError({ path: file, detail: "already exists; not overwriting it" })
-      }
-      yield* Effect.promise(() => fs.mkdir(dir, { recursive: true }))
-      const key = yield* generateDecryptionKey(type)
-      const keys = yield* parseDecryptionKeys(key, files.key)
-      const publicKey = keys.encryptionKeys.join("\n")
-      const config: ConfigJson = {
-        ...(type === "rsa" ? { encryption_publickey: publicKey } : { encryption_recipients: [...keys.encryptionKeys] }),
-        compression: "zstd",
-        storage: { local: { path: defaultLocalPath } }
-      }
-      yield* writeNew(files.key, key, 0o600)
-      yield* writeNew(files.pub, `${publicKey}\n`, 0o644)
-      yield* writeNew(files.config, `${JSON.stringify(config, null, 4)}\n`, 0o600)
-      yield* printNote(
-        [
-          `wrote ${files.key} (decryption key: move it off this machine once you have tested a restore)`,
-          `wrote ${files.pub} (encryption key)`,
-          `wrote ${files.config} (local storage in ${path.join(dir, defaultLocalPath)})`
-        ].join("\n")
-      )
-    })
-).pipe(Command.withDescription("Create a key pair and a config with local storage, ready for a first backup"))
+  })

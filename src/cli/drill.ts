@@ -1,6 +1,5 @@
-/** drill: prove that each service's newest backup restores */
+/** drill: prove that each service's newest backup restores (its flags: ./commands.ts) */
 import { Effect, Layer, Schedule, Schema } from "effect"
-import { Command, Flag } from "effect/cli"
 import { type DrillResult, drill, formatAge, reportDrill } from "../api/drill.ts"
 import { layerAlertsOf } from "../api/run.ts"
 import { loadConfig } from "../config/load.ts"
@@ -10,7 +9,8 @@ import { formatBytes } from "../domain/size.ts"
 import { splitShellWords } from "../discovery/shellWords.ts"
 import { stopIsSuccess } from "./exit.ts"
 import { InvalidFlagError, printLine, table } from "./io.ts"
-import { configFlag, keyFlag, layerStorageWithProgress, quietFlag, readKeys } from "./shared.ts"
+import type { drillFlags, Input } from "./commands.ts"
+import { layerStorageWithProgress, readKeys } from "./shared.ts"
 
 /** Some services failed the drill (each is in the table and was alerted). */
 export class DrillFailed extends Schema.TaggedError<DrillFailed>()("DrillFailed", {
@@ -57,72 +57,45 @@ const asJson = (results: ReadonlyArray<DrillResult>) =>
     2
   )
 
-export const drillCommand = Command.make(
-  "drill",
-  {
-    key: keyFlag,
-    services: Flag.String("service").pipe(
-      Flag.withDescription("Drill this service (repeatable); default: every service in storage"),
-      Flag.atLeast(0)
-    ),
-    checkCommand: Flag.String("check-command").pipe(
-      Flag.withDescription("Pipe each plaintext into this host command (shell words, no shell), e.g. 'tar -t'; exit 0 = good"),
-      Flag.optional
-    ),
-    staleAfter: Flag.String("stale-after").pipe(
-      Flag.withDescription("A newest backup older than this fails as stale (default: the config's drill.stale_after, 26h)"),
-      Flag.optional
-    ),
-    json: Flag.Boolean("json").pipe(Flag.withDescription("Print a JSON array, one object per service"), Flag.withDefault(false)),
-    schedule: Flag.String("schedule").pipe(
-      Flag.withDescription("Run on this 5-field cron (in schedule_timezone) until stopped, e.g. '0 6 * * *'"),
-      Flag.optional
-    ),
-    quiet: quietFlag,
-    config: configFlag
-  },
-  ({ key, services, checkCommand, staleAfter, json, schedule, quiet, config }) =>
-    Effect.gen(function*() {
-      const keys = yield* readKeys(key)
-      const loaded = yield* loadConfig(config)
-      const staleText = staleAfter._tag === "Some" ? staleAfter.value : loaded.config.drill?.staleAfter ?? "26h"
-      const staleAfterMs = parseDuration(staleText)
-      if (staleAfterMs === undefined || !(staleAfterMs > 0)) {
-        return yield* Effect.fail(new InvalidFlagError({ flag: "--stale-after", detail: `not a duration: ${JSON.stringify(staleText)} (e.g. 26h, 2d)` }))
-      }
-      let check: ReadonlyArray<string> | undefined
-      if (checkCommand._tag === "Some") {
-        check = yield* Effect.try({
-          try: () => splitShellWords(checkCommand.value),
-          catch: (error) => new InvalidFlagError({ flag: "--check-command", detail: (error as Error).message })
-        })
-        if (check.length === 0) return yield* Effect.fail(new InvalidFlagError({ flag: "--check-command", detail: "empty command" }))
-      }
-      if (schedule._tag === "Some" && !isCron(schedule.value)) {
-        return yield* Effect.fail(new InvalidFlagError({ flag: "--schedule", detail: "expected a 5-field cron expression such as '0 6 * * *'" }))
-      }
-      const once = Effect.gen(function*() {
-        const results = yield* drill(keys, {
-          services: services.length > 0 ? services : undefined,
-          checks: loaded.config.drill?.checks,
-          checkCommand: check,
-          staleAfterMs
-        })
-        yield* printLine(json ? asJson(results) : results.length === 0 ? "no services in storage" : drillTable(results))
-        yield* reportDrill(results)
-        const failed = results.filter((result) => !result.ok).length
-        // nothing to drill is not a proof that all is well
-        if (results.length === 0) return yield* Effect.fail(new DrillFailed({ failed: 0, total: 0 }))
-        if (failed > 0) return yield* Effect.fail(new DrillFailed({ failed, total: results.length }))
+export const drillVerb = ({ key, services, checkCommand, staleAfter, json, schedule, quiet, config }: Input<typeof drillFlags>) =>
+  Effect.gen(function*() {
+    const keys = yield* readKeys(key)
+    const loaded = yield* loadConfig(config)
+    const staleText = staleAfter._tag === "Some" ? staleAfter.value : loaded.config.drill?.staleAfter ?? "26h"
+    const staleAfterMs = parseDuration(staleText)
+    if (staleAfterMs === undefined || !(staleAfterMs > 0)) {
+      return yield* Effect.fail(new InvalidFlagError({ flag: "--stale-after", detail: `not a duration: ${JSON.stringify(staleText)} (e.g. 26h, 2d)` }))
+    }
+    let check: ReadonlyArray<string> | undefined
+    if (checkCommand._tag === "Some") {
+      check = yield* Effect.try({
+        try: () => splitShellWords(checkCommand.value),
+        catch: (error) => new InvalidFlagError({ flag: "--check-command", detail: (error as Error).message })
       })
-      const layer = Layer.mergeAll(layerStorageWithProgress(loaded, quiet), layerAlertsOf(loaded))
-      if (schedule._tag === "None") return yield* Effect.provide(once, layer)
-      yield* stopIsSuccess
-      yield* Effect.logInfo(`restore drills on "${schedule.value}" (${loaded.config.scheduleTimezone})`)
-      // one drill's failure is in its table and its alerts; the next one still runs
-      const logged = once.pipe(Effect.catch((error) => Effect.logError(`restore drill: ${error.message}`)))
-      return yield* logged.pipe(Effect.schedule(Schedule.cron(schedule.value, loaded.config.scheduleTimezone)), Effect.provide(layer))
+      if (check.length === 0) return yield* Effect.fail(new InvalidFlagError({ flag: "--check-command", detail: "empty command" }))
+    }
+    if (schedule._tag === "Some" && !isCron(schedule.value)) {
+      return yield* Effect.fail(new InvalidFlagError({ flag: "--schedule", detail: "expected a 5-field cron expression such as '0 6 * * *'" }))
+    }
+    const once = Effect.gen(function*() {
+      const results = yield* drill(keys, {
+        services: services.length > 0 ? services : undefined,
+        checks: loaded.config.drill?.checks,
+        checkCommand: check,
+        staleAfterMs
+      })
+      yield* printLine(json ? asJson(results) : results.length === 0 ? "no services in storage" : drillTable(results))
+      yield* reportDrill(results)
+      const failed = results.filter((result) => !result.ok).length
+      // nothing to drill is not a proof that all is well
+      if (results.length === 0) return yield* Effect.fail(new DrillFailed({ failed: 0, total: 0 }))
+      if (failed > 0) return yield* Effect.fail(new DrillFailed({ failed, total: results.length }))
     })
-).pipe(Command.withDescription(
-  "Verify each service's newest backup (optionally through a check command), fail stale ones, alert the sinks: run it where the private key is"
-))
+    const layer = Layer.mergeAll(layerStorageWithProgress(loaded, quiet), layerAlertsOf(loaded))
+    if (schedule._tag === "None") return yield* Effect.provide(once, layer)
+    yield* stopIsSuccess
+    yield* Effect.logInfo(`restore drills on "${schedule.value}" (${loaded.config.scheduleTimezone})`)
+    // one drill's failure is in its table and its alerts; the next one still runs
+    const logged = once.pipe(Effect.catch((error) => Effect.logError(`restore drill: ${error.message}`)))
+    return yield* logged.pipe(Effect.schedule(Schedule.cron(schedule.value, loaded.config.scheduleTimezone)), Effect.provide(layer))
+  })

@@ -6,40 +6,13 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Cause, Console, Effect, Layer, Logger, Ref, Runtime, Schema } from "effect"
 import { CliError, CliOutput, Command } from "effect/cli"
-import { manualBackup } from "./backup.ts"
-import { now } from "./now.ts"
-import { schedulerCommand } from "./scheduler.ts"
+import { ubackup } from "./commands.ts"
 import { interruptedExitCode, StopExitCode } from "./exit.ts"
-import { configCommand, init, printDefaultConfig } from "./config.ts"
-import { decryptionKeyGenerate, decryptionKeyToEncryptionKey } from "./keys.ts"
-import { OutputError } from "./io.ts"
-import { drillCommand } from "./drill.ts"
-import { decryptAndDecompressCommand, decryptCommand, restoreCommand, storageCommand, verifyCommand } from "./restore.ts"
 import { printable } from "../text/printable.ts"
 import { exposeCollector } from "../stream/memory.ts"
 
 declare const UBACKUP_VERSION: string
 const version = typeof UBACKUP_VERSION === "string" ? UBACKUP_VERSION : "dev"
-
-export const ubackup = Command.make("ubackup").pipe(
-  Command.withDescription("Encrypted, streaming backups of Docker containers and commands, to S3 or a local folder"),
-  Command.withSubcommands([
-    init,
-    now,
-    schedulerCommand,
-    manualBackup,
-    decryptCommand,
-    verifyCommand,
-    restoreCommand,
-    drillCommand,
-    decryptAndDecompressCommand,
-    storageCommand,
-    decryptionKeyGenerate,
-    decryptionKeyToEncryptionKey,
-    printDefaultConfig,
-    configCommand
-  ])
-)
 
 /** Help on request goes to stdout; a wrong invocation sends help and errors to stderr. */
 const presenter: CliOutput.Presenter = {
@@ -81,8 +54,9 @@ const report = <E>(cause: Cause.Cause<E>): Effect.Effect<never, Reported> => {
     })).pipe(Effect.andThen(Effect.fail(new Reported())))
 }
 
+// by tag: ./io.ts is loaded with the verbs that write (see ./commands.ts)
 const isClosedPipe = (error: unknown) =>
-  error instanceof OutputError && (error.cause as NodeJS.ErrnoException | undefined)?.code === "EPIPE"
+  (error as { _tag?: unknown })?._tag === "OutputError" && ((error as { cause?: NodeJS.ErrnoException }).cause)?.code === "EPIPE"
 
 const reasonIsDefect = <E>(cause: Cause.Cause<E>, error: unknown) =>
   cause.reasons.some((reason) => reason._tag === "Die" && reason.defect === error)
@@ -114,27 +88,31 @@ export const main = Command.run(ubackup, { version }).pipe(
   ))
 )
 
-// engines in package.json say so too, but a `node` on PATH is easily older
-const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
-if (major < 22 || (major === 22 && minor < 19)) {
-  process.stderr.write(`ubackup: error: Node.js 22.19 or newer is needed; this is ${process.version} (${process.execPath})\n`)
-  process.exit(1)
+export const runCli = (): void => {
+  // engines in package.json say so too, but a `node` on PATH is easily older
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
+  if (major < 22 || (major === 22 && minor < 19)) {
+    process.stderr.write(`ubackup: error: Node.js 22.19 or newer is needed; this is ${process.version} (${process.execPath})\n`)
+    process.exit(1)
+  }
+
+  // every write to stdout reports its own failure (printLine, writeStdout, toStdout): without a
+  // listener, a reader that closed the pipe early (EPIPE) would also crash the process with a stack trace
+  process.stdout.on("error", () => undefined)
+
+  // a minor GC every few MiB keeps long streams' memory flat (src/stream/memory.ts)
+  exposeCollector()
+  // bin/ubackup's compile cache is for this process only, not for the commands it runs
+  if (process.env.UBACKUP_OWN_COMPILE_CACHE !== undefined) {
+    delete process.env.NODE_COMPILE_CACHE
+    delete process.env.UBACKUP_OWN_COMPILE_CACHE
+  }
+
+  NodeRuntime.runMain(main, {
+    disableErrorReporting: true,
+    teardown: (exit, onExit) =>
+      onExit(exit._tag === "Success" ? 0 : Cause.hasInterruptsOnly(exit.cause) ? Ref.getUnsafe(stopExitCode) : 1)
+  })
 }
 
-// every write to stdout reports its own failure (printLine, writeStdout, toStdout): without a
-// listener, a reader that closed the pipe early (EPIPE) would also crash the process with a stack trace
-process.stdout.on("error", () => undefined)
-
-// a minor GC every few MiB keeps long streams' memory flat (src/stream/memory.ts)
-exposeCollector()
-// bin/ubackup's compile cache is for this process only, not for the commands it runs
-if (process.env.UBACKUP_OWN_COMPILE_CACHE !== undefined) {
-  delete process.env.NODE_COMPILE_CACHE
-  delete process.env.UBACKUP_OWN_COMPILE_CACHE
-}
-
-NodeRuntime.runMain(main, {
-  disableErrorReporting: true,
-  teardown: (exit, onExit) =>
-    onExit(exit._tag === "Success" ? 0 : Cause.hasInterruptsOnly(exit.cause) ? Ref.getUnsafe(stopExitCode) : 1)
-})
+if (!(globalThis as { __ubackupSnapshot?: boolean }).__ubackupSnapshot) runCli()

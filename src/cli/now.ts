@@ -1,6 +1,5 @@
-/** now: back up every target once */
+/** now: back up every target once (its flags: ./commands.ts) */
 import { Effect } from "effect"
-import { Command, Flag } from "effect/cli"
 import { formatDuration, parseDuration } from "../domain/duration.ts"
 import { Targets } from "../discovery/Targets.ts"
 import { describeTarget } from "../domain/Target.ts"
@@ -10,7 +9,8 @@ import type { BackupResult, Outcome } from "../domain/Outcome.ts"
 import { formatBytes } from "../domain/size.ts"
 import { printLine, table } from "./io.ts"
 import { layerRun } from "../api/run.ts"
-import { configFlag, limitUploadFlag, loadConfigWithLimit, lowerPriority } from "./shared.ts"
+import type { Input, nowFlags } from "./commands.ts"
+import { loadConfigWithLimit, lowerPriority } from "./shared.ts"
 
 /** ` on nas, offsite` for a backup stored on several destinations; nothing for one. */
 const onDestinations = (backup: BackupResult) => (backup.copies === undefined ? "" : ` on ${backup.copies.map((copy) => copy.destination).join(", ")}`)
@@ -49,50 +49,41 @@ export const summaryJson = (outcomes: ReadonlyArray<Outcome>): string =>
     2
   )
 
-export const now = Command.make(
-  "now",
-  {
-    dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("List the targets and their commands; back up nothing"), Flag.withDefault(false)),
-    json: Flag.Boolean("json").pipe(Flag.withDescription("Print the summary as a JSON array, one object per target"), Flag.withDefault(false)),
-    limitUpload: limitUploadFlag,
-    config: configFlag
-  },
-  ({ dryRun, json, limitUpload, config }) =>
-    Effect.gen(function*() {
-      if (!dryRun) yield* lowerPriority
-      const loaded = yield* loadConfigWithLimit(config, limitUpload)
-      yield* Effect.gen(function*() {
-        const discovered = yield* (yield* Targets).discover
-        if (dryRun && json) {
-          return yield* printLine(JSON.stringify(
-            [
-              ...discovered.targets.map((target) => ({ service: target.service, task_id: target.taskId, command: describeTarget(target), invalid: null })),
-              ...discovered.invalid.map((target) => ({ service: target.service, task_id: target.taskId, command: null, invalid: target.reason }))
-            ],
-            null,
-            2
-          ))
+export const now = ({ dryRun, json, limitUpload, config }: Input<typeof nowFlags>) =>
+  Effect.gen(function*() {
+    if (!dryRun) yield* lowerPriority
+    const loaded = yield* loadConfigWithLimit(config, limitUpload)
+    yield* Effect.gen(function*() {
+      const discovered = yield* (yield* Targets).discover
+      if (dryRun && json) {
+        return yield* printLine(JSON.stringify(
+          [
+            ...discovered.targets.map((target) => ({ service: target.service, task_id: target.taskId, command: describeTarget(target), invalid: null })),
+            ...discovered.invalid.map((target) => ({ service: target.service, task_id: target.taskId, command: null, invalid: target.reason }))
+          ],
+          null,
+          2
+        ))
+      }
+      if (dryRun) {
+        yield* printLine(table([
+          ["SERVICE", "TASK", "COMMAND"],
+          ...discovered.targets.map((target) => [target.service, target.taskId, describeTarget(target)]),
+          ...discovered.invalid.map((target) => [target.service, target.taskId, `INVALID ${target.reason}`])
+        ]))
+        const filtered = discovered.filtered ?? []
+        if (filtered.length > 0) {
+          yield* printLine(`not backed up (container_filter): ${filtered.join(", ")}`)
         }
-        if (dryRun) {
-          yield* printLine(table([
-            ["SERVICE", "TASK", "COMMAND"],
-            ...discovered.targets.map((target) => [target.service, target.taskId, describeTarget(target)]),
-            ...discovered.invalid.map((target) => [target.service, target.taskId, `INVALID ${target.reason}`])
-          ]))
-          const filtered = discovered.filtered ?? []
-          if (filtered.length > 0) {
-            yield* printLine(`not backed up (container_filter): ${filtered.join(", ")}`)
-          }
-          return
-        }
-        const { outcomes, verdict } = yield* runReported(discovered, {
-          concurrency: loaded.config.concurrency,
-          abandonedAfterMs: parseDuration(loaded.config.abortIncompleteUploadsAfter),
-          sizeDrop: loaded.config.sizeDrop
-        })
-        yield* printLine(json ? summaryJson(outcomes) : outcomes.length === 0 ? "no targets" : summaryTable(outcomes))
-        if (loaded.config.metricsTextfile !== undefined) yield* writeTextfile(loaded.config.metricsTextfile)
-        if (verdict !== undefined) return yield* Effect.fail(verdict)
-      }).pipe(Effect.provide(layerRun(loaded)))
-    })
-).pipe(Command.withDescription("Back up every container that declares a backup command, and the static targets, once"))
+        return
+      }
+      const { outcomes, verdict } = yield* runReported(discovered, {
+        concurrency: loaded.config.concurrency,
+        abandonedAfterMs: parseDuration(loaded.config.abortIncompleteUploadsAfter),
+        sizeDrop: loaded.config.sizeDrop
+      })
+      yield* printLine(json ? summaryJson(outcomes) : outcomes.length === 0 ? "no targets" : summaryTable(outcomes))
+      if (loaded.config.metricsTextfile !== undefined) yield* writeTextfile(loaded.config.metricsTextfile)
+      if (verdict !== undefined) return yield* Effect.fail(verdict)
+    }).pipe(Effect.provide(layerRun(loaded)))
+  })

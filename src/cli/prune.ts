@@ -1,6 +1,5 @@
-/** `storage prune`: the retention policy of the flags, or else of the config, applied; thin over src/retention/. */
+/** `storage prune`: the retention policy of the flags, or else of the config, applied; thin over src/retention/ (its flags: ./commands.ts). */
 import { Effect, Option } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
 import { formatBytes } from "../domain/size.ts"
 import { layerStorageFrom } from "../config/layers.ts"
 import { loadConfig } from "../config/load.ts"
@@ -9,10 +8,7 @@ import { parseCalendarSpan, type RetentionPolicy } from "../retention/policy.ts"
 import { type PlannedBackup, prune, type PruneResult, RetentionError } from "../retention/prune.ts"
 import { printable } from "../text/printable.ts"
 import { InvalidFlagError, printLine, table } from "./io.ts"
-import { configFlag, fromFlag } from "./shared.ts"
-
-const countFlag = (rule: string, what: string) =>
-  Flag.String(`keep-${rule}`).pipe(Flag.withDescription(`Keep ${what}; "all" for every one`), Flag.optional)
+import type { Input, pruneFlags } from "./commands.ts"
 
 /** A count flag's value: a whole number, or all/unlimited (restic's -1). */
 const parseCount = (flag: string, value: Option.Option<string>): Effect.Effect<number | undefined, InvalidFlagError> => {
@@ -55,79 +51,57 @@ const printPlan = (result: PruneResult) =>
     }
   })
 
-export const pruneCommand = Command.make(
-  "prune",
-  {
-    services: Argument.String("service").pipe(Argument.withDescription("Services to prune (default: every service)"), Argument.variadic()),
-    keepLast: countFlag("last", "the N newest backups"),
-    keepHourly: countFlag("hourly", "the newest backup of each of the last N hours that have one"),
-    keepDaily: countFlag("daily", "the newest backup of each of the last N days that have one"),
-    keepWeekly: countFlag("weekly", "the newest backup of each of the last N weeks (ISO, Monday to Sunday) that have one"),
-    keepMonthly: countFlag("monthly", "the newest backup of each of the last N months that have one"),
-    keepYearly: countFlag("yearly", "the newest backup of each of the last N years that have one"),
-    keepWithin: Flag.String("keep-within").pipe(
-      Flag.withDescription("Keep every backup within this span of the newest one: 30d, 6m, 1y2m (y, m months, d, h; as restic)"),
-      Flag.optional
-    ),
-    dryRun: Flag.Boolean("dry-run").pipe(Flag.withDescription("Print the plan (keep/remove, and the rule that kept each); delete nothing"), Flag.withDefault(false)),
-    json: Flag.Boolean("json").pipe(Flag.withDescription("Print the plan and what was removed as JSON"), Flag.withDefault(false)),
-    from: fromFlag,
-    config: configFlag
-  },
-  (flags) =>
-    loadConfig(flags.config).pipe(Effect.flatMap((loaded) =>
-      Effect.gen(function*() {
-        const counts = {
-          keepLast: yield* parseCount("keep-last", flags.keepLast),
-          keepHourly: yield* parseCount("keep-hourly", flags.keepHourly),
-          keepDaily: yield* parseCount("keep-daily", flags.keepDaily),
-          keepWeekly: yield* parseCount("keep-weekly", flags.keepWeekly),
-          keepMonthly: yield* parseCount("keep-monthly", flags.keepMonthly),
-          keepYearly: yield* parseCount("keep-yearly", flags.keepYearly)
-        }
-        let keepWithin = undefined
-        if (Option.isSome(flags.keepWithin)) {
-          keepWithin = parseCalendarSpan(flags.keepWithin.value)
-          if (keepWithin === undefined) {
-            return yield* new InvalidFlagError({
-              flag: "--keep-within",
-              detail: `${JSON.stringify(flags.keepWithin.value)} is not a span such as 30d, 6m or 1y2m (y years, m months, d days, h hours)`
-            })
-          }
-        }
-        const fromFlags: RetentionPolicy = { ...counts, keepWithin }
-        const anyFlag = keepWithin !== undefined || Object.values(counts).some((count) => count !== undefined)
-        if (!anyFlag && loaded.config.retention === undefined) {
-          return yield* new RetentionError({
-            service: "",
-            detail: "no keep rule: give --keep-last, --keep-daily, … or --keep-within, or a retention section in the config"
+export const pruneVerb = (flags: Input<typeof pruneFlags>) =>
+  loadConfig(flags.config).pipe(Effect.flatMap((loaded) =>
+    Effect.gen(function*() {
+      const counts = {
+        keepLast: yield* parseCount("keep-last", flags.keepLast),
+        keepHourly: yield* parseCount("keep-hourly", flags.keepHourly),
+        keepDaily: yield* parseCount("keep-daily", flags.keepDaily),
+        keepWeekly: yield* parseCount("keep-weekly", flags.keepWeekly),
+        keepMonthly: yield* parseCount("keep-monthly", flags.keepMonthly),
+        keepYearly: yield* parseCount("keep-yearly", flags.keepYearly)
+      }
+      let keepWithin = undefined
+      if (Option.isSome(flags.keepWithin)) {
+        keepWithin = parseCalendarSpan(flags.keepWithin.value)
+        if (keepWithin === undefined) {
+          return yield* new InvalidFlagError({
+            flag: "--keep-within",
+            detail: `${JSON.stringify(flags.keepWithin.value)} is not a span such as 30d, 6m or 1y2m (y years, m months, d days, h hours)`
           })
         }
-        const policyFor = anyFlag ? () => fromFlags : policyForService(loaded.config.retention)
-        const result = yield* prune({ services: flags.services, policyFor, dryRun: flags.dryRun })
-        if (flags.json) {
-          yield* printLine(JSON.stringify(jsonOf(result), null, 2))
-        } else {
-          yield* printPlan(result)
-          const doomed = result.services.flatMap((plan) => plan.remove)
-          const kept = result.services.reduce((sum, plan) => sum + plan.keep.length, 0)
-          const bytes = doomed.reduce((sum, backup) => sum + backup.size, 0)
-          yield* printLine(
-            result.dryRun
-              ? `dry run: would remove ${doomed.length} backup(s) (${formatBytes(bytes)}), keep ${kept}`
-              : `removed ${result.removed.length} backup(s), kept ${kept}${result.failed.length > 0 ? `; ${result.failed.length} not removed (see below)` : ""}`
-          )
-        }
-        // a backup under an Object Lock retention is skipped, as the lock means; anything else is an error
-        const locked = result.failed.filter((failure) => failure.reason === "Locked")
-        const failed = result.failed.filter((failure) => failure.reason !== "Locked")
-        for (const failure of locked) yield* Effect.logWarning(`kept ${printable(failure.id)}: ${failure.detail}`)
-        for (const failure of failed) yield* Effect.logError(`could not remove ${printable(failure.id)}: ${failure.detail}`)
-        if (failed.length > 0) {
-          return yield* new RetentionError({ service: "", detail: `${failed.length} backup(s) could not be removed (see above); the rest were` })
-        }
-      }).pipe(Effect.provide(layerStorageFrom(loaded, Option.getOrUndefined(flags.from))))
-    ))
-).pipe(Command.withDescription(
-  "Delete the backups a retention policy (restic's keep rules) does not keep; --dry-run shows the plan. Needs credentials that may delete"
-))
+      }
+      const fromFlags: RetentionPolicy = { ...counts, keepWithin }
+      const anyFlag = keepWithin !== undefined || Object.values(counts).some((count) => count !== undefined)
+      if (!anyFlag && loaded.config.retention === undefined) {
+        return yield* new RetentionError({
+          service: "",
+          detail: "no keep rule: give --keep-last, --keep-daily, … or --keep-within, or a retention section in the config"
+        })
+      }
+      const policyFor = anyFlag ? () => fromFlags : policyForService(loaded.config.retention)
+      const result = yield* prune({ services: flags.services, policyFor, dryRun: flags.dryRun })
+      if (flags.json) {
+        yield* printLine(JSON.stringify(jsonOf(result), null, 2))
+      } else {
+        yield* printPlan(result)
+        const doomed = result.services.flatMap((plan) => plan.remove)
+        const kept = result.services.reduce((sum, plan) => sum + plan.keep.length, 0)
+        const bytes = doomed.reduce((sum, backup) => sum + backup.size, 0)
+        yield* printLine(
+          result.dryRun
+            ? `dry run: would remove ${doomed.length} backup(s) (${formatBytes(bytes)}), keep ${kept}`
+            : `removed ${result.removed.length} backup(s), kept ${kept}${result.failed.length > 0 ? `; ${result.failed.length} not removed (see below)` : ""}`
+        )
+      }
+      // a backup under an Object Lock retention is skipped, as the lock means; anything else is an error
+      const locked = result.failed.filter((failure) => failure.reason === "Locked")
+      const failed = result.failed.filter((failure) => failure.reason !== "Locked")
+      for (const failure of locked) yield* Effect.logWarning(`kept ${printable(failure.id)}: ${failure.detail}`)
+      for (const failure of failed) yield* Effect.logError(`could not remove ${printable(failure.id)}: ${failure.detail}`)
+      if (failed.length > 0) {
+        return yield* new RetentionError({ service: "", detail: `${failed.length} backup(s) could not be removed (see above); the rest were` })
+      }
+    }).pipe(Effect.provide(layerStorageFrom(loaded, Option.getOrUndefined(flags.from))))
+  ))

@@ -1,6 +1,5 @@
-/** Flags and helpers several verb groups share. */
+/** Helpers several verbs share (their flags are in ./flags.ts). */
 import { Effect, Layer, Option } from "effect"
-import { Flag } from "effect/cli"
 import * as os from "node:os"
 import { layerPipeline, layerStorageFrom } from "../config/layers.ts"
 import { type LoadedConfig, loadConfig } from "../config/load.ts"
@@ -9,27 +8,8 @@ import { InvalidFlagError, readTextFile } from "./io.ts"
 import { parseRate } from "../domain/size.ts"
 import { layerStorageProgress } from "./progress.ts"
 
-export const configFlag = Flag.String("config").pipe(
-  Flag.withAlias("c"),
-  Flag.withDescription("Config file (default: $UBACKUP_CONF, base64 of the JSON, else ./config.json)"),
-  Flag.optional
-)
-
-export const keyFlag = Flag.String("key").pipe(Flag.withDescription("Decryption key: PEM RSA private key or age identity file"))
-
 /** The decryption keys in `keyFile`. */
 export const readKeys = (keyFile: string) => readTextFile(keyFile).pipe(Effect.flatMap((text) => parseDecryptionKeys(text, keyFile)))
-
-export const quietFlag = Flag.Boolean("quiet").pipe(
-  Flag.withAlias("q"),
-  Flag.withDescription("No progress line on stderr (there is none unless stderr is a terminal)"),
-  Flag.withDefault(false)
-)
-
-export const fromFlag = Flag.String("from").pipe(
-  Flag.withDescription("The destination to use, by name, when the config's storage is a list (default: the first)"),
-  Flag.optional
-)
 
 /** The storage the config names (`from`'s destination, else the first), its downloads showing progress unless `quiet` (see progress.ts). */
 export const layerStorageWithProgress = (loaded: LoadedConfig, quiet: boolean, from: Option.Option<string> = Option.none()) =>
@@ -39,11 +19,6 @@ export const layerStorageWithProgress = (loaded: LoadedConfig, quiet: boolean, f
 export const withStorage = (config: Option.Option<string>, quiet = true, from: Option.Option<string> = Option.none()) =>
 <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   loadConfig(config).pipe(Effect.flatMap((loaded) => Effect.provide(effect, layerStorageWithProgress(loaded, quiet, from))))
-
-export const limitUploadFlag = Flag.String("limit-upload").pipe(
-  Flag.withDescription("Upload at most this fast, e.g. 20MiB/s (a bare number is KiB/s, as restic's); overrides bandwidth_limit"),
-  Flag.optional
-)
 
 /** The config, with `--limit-upload` (when given) in place of its bandwidth_limit. */
 export const loadConfigWithLimit = (config: Option.Option<string>, limitUpload: Option.Option<string>) =>
