@@ -88,31 +88,27 @@ export const main = Command.run(ubackup, { version }).pipe(
   ))
 )
 
-export const runCli = (): void => {
-  // engines in package.json say so too, but a `node` on PATH is easily older
-  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
-  if (major < 22 || (major === 22 && minor < 19)) {
-    process.stderr.write(`ubackup: error: Node.js 22.19 or newer is needed; this is ${process.version} (${process.execPath})\n`)
-    process.exit(1)
-  }
-
-  // every write to stdout reports its own failure (printLine, writeStdout, toStdout): without a
-  // listener, a reader that closed the pipe early (EPIPE) would also crash the process with a stack trace
-  process.stdout.on("error", () => undefined)
-
-  // a minor GC every few MiB keeps long streams' memory flat (src/stream/memory.ts)
-  exposeCollector()
-  // bin/ubackup's compile cache is for this process only, not for the commands it runs
-  if (process.env.UBACKUP_OWN_COMPILE_CACHE !== undefined) {
-    delete process.env.NODE_COMPILE_CACHE
-    delete process.env.UBACKUP_OWN_COMPILE_CACHE
-  }
-
-  NodeRuntime.runMain(main, {
-    disableErrorReporting: true,
-    teardown: (exit, onExit) =>
-      onExit(exit._tag === "Success" ? 0 : Cause.hasInterruptsOnly(exit.cause) ? Ref.getUnsafe(stopExitCode) : 1)
-  })
+// engines in package.json say so too, but a `node` on PATH is easily older
+const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
+if (major < 22 || (major === 22 && minor < 19)) {
+  process.stderr.write(`ubackup: error: Node.js 22.19 or newer is needed; this is ${process.version} (${process.execPath})\n`)
+  process.exit(1)
 }
 
-if (!(globalThis as { __ubackupSnapshot?: boolean }).__ubackupSnapshot) runCli()
+// every write to stdout reports its own failure (printLine, writeStdout, toStdout): without a
+// listener, a reader that closed the pipe early (EPIPE) would also crash the process with a stack trace
+process.stdout.on("error", () => undefined)
+
+// a minor GC every few MiB keeps long streams' memory flat (src/stream/memory.ts)
+exposeCollector()
+// bin/ubackup's compile cache is for this process only, not for the commands it runs
+if (process.env.UBACKUP_OWN_COMPILE_CACHE !== undefined) {
+  delete process.env.NODE_COMPILE_CACHE
+  delete process.env.UBACKUP_OWN_COMPILE_CACHE
+}
+
+NodeRuntime.runMain(main, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) =>
+    onExit(exit._tag === "Success" ? 0 : Cause.hasInterruptsOnly(exit.cause) ? Ref.getUnsafe(stopExitCode) : 1)
+})
