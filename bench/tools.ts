@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 import { sshPublicKeyLine } from "../src/encryption/age/sshRsa.ts"
 import { shellQuote as q } from "./measure.ts"
 
-export const toolNames = ["ubackup", "zstd-age", "gzip-openssl", "restic"] as const
+export const toolNames = ["ubackup", "zstd-age", "ubackup-gzip", "pigz-age", "gzip-openssl", "restic"] as const
 export type ToolName = (typeof toolNames)[number]
 
 export const isToolName = (name: string): name is ToolName => (toolNames as ReadonlyArray<string>).includes(name)
@@ -62,6 +62,11 @@ export interface Toolbox {
   readonly privateKey: string
   /** Backs `input` up with ubackup in gzip mode (untimed, for the restore rows); returns the stored file. */
   readonly gzipBackup: (input: string) => string
+  /** ubackup's config (local storage in `storage`) and where its backups are. */
+  readonly config: string
+  readonly storage: string
+  /** The age recipient file (the same RSA key as ssh-rsa). */
+  readonly recipient: string
 }
 
 /** Creates the keys every tool shares (one RSA-4096 pair, as µbackup uses) in `work`. */
@@ -85,6 +90,27 @@ export const makeToolbox = (work: string): Toolbox => {
       script: `exec ${q(ubackupBin)} manual-backup bench ${q(run)} --config ${q(config)}`,
       output: (stdout) => fileOutput(path.join(storage, stdout.trim()))
     })
+  }
+
+  const gzipConfig = path.join(ubackupDir, "config-gzip.json")
+  fs.writeFileSync(gzipConfig, JSON.stringify({ ...JSON.parse(fs.readFileSync(config, "utf8")), compression: "gzip" }))
+
+  const ubackupGzip: Tool = {
+    name: "ubackup-gzip",
+    label: "ubackup manual-backup, compression gzip (level 6)",
+    prepare: (run) => ({
+      script: `exec ${q(ubackupBin)} manual-backup bench ${q(run)} --config ${q(gzipConfig)}`,
+      output: (stdout) => fileOutput(path.join(storage, stdout.trim()))
+    })
+  }
+
+  const pigzAge: Tool = {
+    name: "pigz-age",
+    label: "pigz -6 | age -R ssh-rsa",
+    prepare: (run) => {
+      const out = path.join(work, `${run}.gz.age`)
+      return { script: `pigz -6 | age -R ${q(recipient)} > ${q(out)}`, output: () => fileOutput(out) }
+    }
   }
 
   const zstdAge: Tool = {
@@ -145,8 +171,6 @@ export const makeToolbox = (work: string): Toolbox => {
   }
 
   const gzipBackup = (input: string): string => {
-    const gzipConfig = path.join(ubackupDir, "config-gzip.json")
-    fs.writeFileSync(gzipConfig, JSON.stringify({ ...JSON.parse(fs.readFileSync(config, "utf8")), compression: "gzip" }))
     const stdin = fs.openSync(input, "r")
     const result = spawnSync(ubackupBin, ["manual-backup", "bench", "gzip", "--config", gzipConfig], { stdio: [stdin, "pipe", "pipe"] })
     fs.closeSync(stdin)
@@ -154,5 +178,13 @@ export const makeToolbox = (work: string): Toolbox => {
     return path.join(storage, result.stdout.toString().trim())
   }
 
-  return { tools: [ubackup, zstdAge, gzipOpenssl, restic], decryptSha256, privateKey, gzipBackup }
+  return {
+    tools: [ubackup, zstdAge, ubackupGzip, pigzAge, gzipOpenssl, restic],
+    decryptSha256,
+    privateKey,
+    gzipBackup,
+    config,
+    storage,
+    recipient
+  }
 }

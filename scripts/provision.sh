@@ -9,6 +9,7 @@ declare -A needs=(
   [age]=age
   [zstd]=zstd
   [gzip]=gzip
+  [pigz]=pigz
   [openssl]=openssl
   [curl]=curl
   [radosgw]=radosgw

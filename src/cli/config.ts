@@ -53,6 +53,7 @@ export const exampleConfig = ({ pubkeyFile, kitchensink }: Input<typeof exampleC
             endpoint: "https://s3.example.com",
             force_path_style: true,
             part_size_mb: 8,
+            parts_in_flight: 2,
             acl: "bucket-owner-full-control",
             request_timeout: "60s",
             storage_class: "STANDARD_IA",

@@ -70,6 +70,7 @@ const storageOf = (loaded: LoadedConfig, destination: ConfiguredDestination): Ef
       endpoint: s3.endpoint,
       forcePathStyle: s3.forcePathStyle,
       partSize: s3.partSizeMb === undefined ? undefined : s3.partSizeMb * 1024 * 1024,
+      partsInFlight: s3.partsInFlight,
       acl: s3.acl,
       requestTimeoutMs: s3.requestTimeout === undefined ? undefined : parseDuration(s3.requestTimeout),
       storageClass: s3.storageClass,

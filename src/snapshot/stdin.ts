@@ -4,7 +4,7 @@
  */
 import { Effect, Stream } from "effect"
 import { Blocks } from "../stream/pool.ts"
-import { type ReadError, readFd } from "./fd.ts"
+import { type ReadError, readFd } from "../stream/fd.ts"
 
 export const stdin = (): Stream.Stream<Uint8Array, ReadError> =>
   Stream.unwrap(Effect.map(Blocks, (pool) => readFd(0, "standard input", pool)))

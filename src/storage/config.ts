@@ -17,6 +17,8 @@ export const S3StorageConfig = Schema.Struct({
   forcePathStyle: Schema.optionalKey(Schema.Boolean),
   /** Multipart part size: S3 allows 10,000 parts, so the default 8 MiB caps one backup at ~78 GiB. */
   partSizeMb: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 5, maximum: 5120 }))),
+  /** Parts uploaded at once (default 2); memory held is about (parts_in_flight + 2) × part_size_mb. */
+  partsInFlight: Schema.optionalKey(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 16 }))),
   /** A canned ACL on every upload; `bucket-owner-full-control` lets the bucket's owner read what a put-only user wrote. */
   acl: Schema.optionalKey(Schema.Literals([
     "private",
@@ -44,6 +46,7 @@ export const S3StorageConfig = Schema.Struct({
   accessKeySecret: "access_key_secret",
   forcePathStyle: "force_path_style",
   partSizeMb: "part_size_mb",
+  partsInFlight: "parts_in_flight",
   requestTimeout: "request_timeout",
   storageClass: "storage_class",
   objectLock: "object_lock"

@@ -77,6 +77,7 @@ export const s3Base = {
       endpoint: "https://s3.example.com",
       force_path_style: true,
       part_size_mb: 8,
+      parts_in_flight: 2,
       acl: "bucket-owner-full-control",
       request_timeout: "60s",
       storage_class: "STANDARD_IA",
@@ -87,7 +88,7 @@ export const s3Base = {
 
 type Kind =
   | "object" | "record" | "promLabels" | "array" | "nonEmptyArray"
-  | "string" | "nonEmpty" | "url" | "duration" | "size" | "boolean" | "concurrency" | "partSize"
+  | "string" | "nonEmpty" | "url" | "duration" | "size" | "boolean" | "concurrency" | "partSize" | "partsInFlight"
   | "compression" | "acl" | "dockerEndpoint" | "serviceName" | "fileExtension" | "ttl" | "cron" | "timeZone" | "listen" | "promFile"
   | "keepCount" | "span" | "storageClass" | "lockMode" | "lockDays" | "rate"
 
@@ -113,6 +114,7 @@ const kinds: Record<string, Kind> = {
   "storage.s3.endpoint": "url",
   "storage.s3.force_path_style": "boolean",
   "storage.s3.part_size_mb": "partSize",
+  "storage.s3.parts_in_flight": "partsInFlight",
   "storage.s3.acl": "acl",
   "storage.s3.request_timeout": "duration",
   "storage.s3.storage_class": "storageClass",
@@ -259,6 +261,7 @@ const wrong: Record<Kind, fc.Arbitrary<Json>> = {
   ),
   boolean: notBoolean,
   concurrency: fc.oneof(notNumber, fc.constantFrom(0, 65, -1, 1.5, 1e6), fc.integer().filter((n) => n < 1 || n > 64)),
+  partsInFlight: fc.oneof(notNumber, fc.constantFrom(0, 17, -1, 2.5), fc.integer().filter((n) => n < 1 || n > 16)),
   partSize: fc.oneof(notNumber, fc.constantFrom(0, 4, 5121, 8.5, -8), fc.integer().filter((n) => n < 5 || n > 5120)),
   compression: fc.oneof(notString, fc.constantFrom("lzma", "ZSTD", "", "gz", "none", "xz")),
   acl: fc.oneof(notString, fc.constantFrom("everyone", "PRIVATE", "", "public")),

@@ -12,7 +12,7 @@
 import { Effect, Schedule, Schema, Stream } from "effect"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import type { BlockPool } from "../stream/pool.ts"
+import type { BlockPool } from "./pool.ts"
 
 export class ReadError extends Schema.TaggedError<ReadError>()("ReadError", {
   source: Schema.String,
