@@ -10,6 +10,13 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 
+/** The median; of an even count, the mean of the two middle values. */
+export const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
 export const shellQuote = (word: string): string => `'${word.replaceAll("'", `'\\''`)}'`
 
 export interface Command {

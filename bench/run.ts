@@ -19,7 +19,7 @@ import * as os from "node:os"
 import { parseArgs } from "node:util"
 import { ensureCorpus } from "./corpus.ts"
 import { runS3Rows, type S3Figures } from "./s3.ts"
-import { measure, type Measurement, shellQuote, stopRunning } from "./measure.ts"
+import { measure, type Measurement, median, shellQuote, stopRunning } from "./measure.ts"
 import { isToolName, makeToolbox, type Tool, type ToolName, toolNames, ubackupBin } from "./tools.ts"
 
 const usage = `usage: npm run bench -- [--runs N] [--size-gib N] [--big LIST] [--skip-4g] [--s3] [--only ${toolNames.join(",")}] [--check]
@@ -74,11 +74,6 @@ if (!fs.existsSync(path.join(root, "dist/cli.mjs"))) {
 }
 
 // ---- formatting ----
-const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
-}
 const mbps = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000)
 const mib = (bytes: number | undefined) => (bytes === undefined ? "-" : (bytes / MiB).toFixed(1))
 const seconds = (ms: number) => (ms / 1000).toFixed(2)

@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { measure, shellQuote } from "./measure.ts"
+import { measure, median, shellQuote } from "./measure.ts"
 import { ubackupBin } from "./tools.ts"
 
 export interface S3Figures {
@@ -29,8 +29,6 @@ const accessKeyId = "AKIAIOSFODNN7EXAMPLE"
 const secretAccessKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 const port = 7491
 const bucket = "bench"
-
-const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!
 
 export const runS3Rows = async (
   { config, corpus, work, runs, log }: {

@@ -65,8 +65,6 @@ export interface Toolbox {
   /** ubackup's config (local storage in `storage`) and where its backups are. */
   readonly config: string
   readonly storage: string
-  /** The age recipient file (the same RSA key as ssh-rsa). */
-  readonly recipient: string
 }
 
 /** Creates the keys every tool shares (one RSA-4096 pair, as µbackup uses) in `work`. */
@@ -83,26 +81,20 @@ export const makeToolbox = (work: string): Toolbox => {
   const publicKey = crypto.createPublicKey(fs.readFileSync(path.join(ubackupDir, "backups.pub"), "utf8"))
   fs.writeFileSync(recipient, `${sshPublicKeyLine(publicKey)}\n`)
 
-  const ubackup: Tool = {
-    name: "ubackup",
-    label: "ubackup manual-backup (zstd, age, local)",
-    prepare: (run) => ({
-      script: `exec ${q(ubackupBin)} manual-backup bench ${q(run)} --config ${q(config)}`,
-      output: (stdout) => fileOutput(path.join(storage, stdout.trim()))
-    })
-  }
-
   const gzipConfig = path.join(ubackupDir, "config-gzip.json")
   fs.writeFileSync(gzipConfig, JSON.stringify({ ...JSON.parse(fs.readFileSync(config, "utf8")), compression: "gzip" }))
 
-  const ubackupGzip: Tool = {
-    name: "ubackup-gzip",
-    label: "ubackup manual-backup, compression gzip (level 6)",
+  /** `manual-backup` with `configFile`; the backup ID it prints is a path below `storage`. */
+  const ubackupTool = (name: ToolName, label: string, configFile: string): Tool => ({
+    name,
+    label,
     prepare: (run) => ({
-      script: `exec ${q(ubackupBin)} manual-backup bench ${q(run)} --config ${q(gzipConfig)}`,
+      script: `exec ${q(ubackupBin)} manual-backup bench ${q(run)} --config ${q(configFile)}`,
       output: (stdout) => fileOutput(path.join(storage, stdout.trim()))
     })
-  }
+  })
+  const ubackup = ubackupTool("ubackup", "ubackup manual-backup (zstd, age, local)", config)
+  const ubackupGzip = ubackupTool("ubackup-gzip", "ubackup manual-backup, compression gzip (level 6)", gzipConfig)
 
   const pigzAge: Tool = {
     name: "pigz-age",
@@ -184,7 +176,6 @@ export const makeToolbox = (work: string): Toolbox => {
     privateKey,
     gzipBackup,
     config,
-    storage,
-    recipient
+    storage
   }
 }

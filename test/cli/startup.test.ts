@@ -36,6 +36,18 @@ const builtinsLoadedBy = (args: ReadonlyArray<string>, stdinFile?: string) => {
   return result
 }
 
+/** A config with local storage in a fresh folder, removed after `f`. */
+const withLocalConfig = <A>(f: (config: string, dir: string) => A): A => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-startup-config-"))
+  const config = path.join(dir, "config.json")
+  fs.writeFileSync(config, JSON.stringify({ encryption_recipients: ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"], storage: { local: { path: "b" } } }))
+  try {
+    return f(config, dir)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 const heavy = ["http", "https", "tls", "zlib", "worker_threads", "child_process", "crypto", "net", "dgram", "readline"]
 
 describe("start-up loads only what the verb needs", () => {
@@ -46,23 +58,17 @@ describe("start-up loads only what the verb needs", () => {
   })
 
   it("storage ls on a local folder loads neither the S3 SDK's network stack nor zlib", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-startup-ls-"))
-    const config = path.join(dir, "config.json")
-    fs.writeFileSync(config, JSON.stringify({ encryption_recipients: ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"], storage: { local: { path: "b" } } }))
-    const run = builtinsLoadedBy(["storage", "ls", "db", "--config", config])
-    fs.rmSync(dir, { recursive: true, force: true })
+    const run = withLocalConfig((config) => builtinsLoadedBy(["storage", "ls", "db", "--config", config]))
     expect(run.code, run.stderr).toBe(0)
     expect(run.loaded.filter((name) => heavy.includes(name))).toEqual([])
   })
 
   it("a backup does load what it needs (the check above is not vacuous)", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ubackup-startup-backup-"))
-    const config = path.join(dir, "config.json")
-    fs.writeFileSync(config, JSON.stringify({ encryption_recipients: ["age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"], storage: { local: { path: "b" } } }))
-    const input = path.join(dir, "input")
-    fs.writeFileSync(input, "some bytes to back up\n")
-    const run = builtinsLoadedBy(["manual-backup", "db", "small", "--config", config], input)
-    fs.rmSync(dir, { recursive: true, force: true })
+    const run = withLocalConfig((config, dir) => {
+      const input = path.join(dir, "input")
+      fs.writeFileSync(input, "some bytes to back up\n")
+      return builtinsLoadedBy(["manual-backup", "db", "small", "--config", config], input)
+    })
     expect(run.code, run.stderr).toBe(0)
     expect(run.loaded).toContain("crypto")
     expect(run.loaded).toContain("zlib")
