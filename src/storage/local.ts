@@ -18,6 +18,7 @@ import { compareBackupIds, isBackupId, isSafeName, parseBackupId, withSequence }
 import { type CleanupOptions, type CleanupResult, type RemoveFailure, type RemoveResult, Storage, StorageError } from "./Storage.ts"
 import type { StoredBackup } from "../domain/Outcome.ts"
 import { readFd } from "../stream/fd.ts"
+import { SyncBehind } from "../stream/syncBehind.ts"
 import { Blocks } from "../stream/pool.ts"
 
 // the service this module implements, so that `ubackup/storage/local` and `ubackup/storage/s3` are complete on their own
@@ -167,15 +168,22 @@ export const makeLocalStorage = (root: string): Storage["Service"] => {
       (handle) =>
         Effect.gen(function*() {
           let size = 0
+          const syncBehind = new SyncBehind(handle)
           yield* body.pipe(
             Stream.runForEachArray((buffers) => {
-              for (const buffer of buffers) size += buffer.length
-              return tryFs("put", id, () => writeAll(handle, buffers))
+              let bytes = 0
+              for (const buffer of buffers) bytes += buffer.length
+              size += bytes
+              return tryFs("put", id, async () => {
+                await writeAll(handle, buffers)
+                syncBehind.written(bytes)
+              })
             })
           )
           // durable before visible: data, then the link, then the folder entry;
           // once the stream ended cleanly the commit runs to its end
           const published = yield* Effect.uninterruptible(tryFs("put", id, async () => {
+            await syncBehind.settle()
             await handle.sync()
             await handle.close()
             const name = await publish(temporary, id)

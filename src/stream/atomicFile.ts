@@ -10,6 +10,7 @@ import { Effect, Schema, Stream } from "effect"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import { SyncBehind } from "./syncBehind.ts"
 
 export class FileWriteError extends Schema.TaggedError<FileWriteError>()("FileWriteError", {
   path: Schema.String,
@@ -37,15 +38,22 @@ export const writeFileAtomicallyWith = <E, R>(
     const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${crypto.randomBytes(6).toString("hex")}.tmp`)
     const failed = (detail: string) => (cause: unknown) => new FileWriteError({ path: file, detail: `${detail}: ${errorText(cause)}` })
     const handle = yield* Effect.tryPromise({ try: () => fs.open(temporary, "wx", mode), catch: failed("cannot create a file beside it") })
+    // a restore of gigabytes is on disk by the time its last chunk is
+    const syncBehind = new SyncBehind(handle)
     const write = async (chunk: Uint8Array) => {
       try {
         for (let offset = 0; offset < chunk.length;) offset += (await handle.write(chunk, offset)).bytesWritten
       } catch (cause) {
         throw failed("cannot write")(cause)
       }
+      try {
+        syncBehind.written(chunk.length)
+      } catch (cause) {
+        throw failed("cannot flush")(cause)
+      }
     }
     yield* produce(write).pipe(
-      Effect.andThen(Effect.tryPromise({ try: () => handle.sync(), catch: failed("cannot flush") })),
+      Effect.andThen(Effect.tryPromise({ try: () => syncBehind.settle().then(() => handle.sync()), catch: failed("cannot flush") })),
       Effect.ensuring(Effect.promise(() => handle.close().catch(() => undefined))),
       Effect.andThen(Effect.tryPromise({ try: () => fs.rename(temporary, file), catch: failed("cannot rename the finished file into place") })),
       Effect.onExit((exit) => (exit._tag === "Success" ? Effect.void : Effect.promise(() => fs.rm(temporary, { force: true }))))

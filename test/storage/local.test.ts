@@ -60,6 +60,15 @@ describe("local storage", () => {
       expect(listed.map((backup) => [backup.id, backup.size])).toEqual([[id, expected.length]])
     })
 
+    it("a put larger than the background datasync interval (32 MiB) stores every byte", async () => {
+      const storage = makeLocalStorage(libraryRoot)
+      const id = "big/2024-01-01 0000Z_host_task.zst.age"
+      const stored = await Effect.runPromise(storage.put(id, mebibytes(70)))
+      expect(stored.size).toBe(70 * MiB)
+      expect(fs.statSync(path.join(libraryRoot, id)).size).toBe(70 * MiB)
+      expect(entries(path.join(libraryRoot, "big"))).toEqual([path.basename(id)])
+    })
+
     it("a put whose stream fails leaves no file and no temporary file, and fails with the stream's error", async () => {
       const storage = makeLocalStorage(libraryRoot)
       const id = "failing/2024-01-01 0000Z_host_task.zst.age"
