@@ -4,6 +4,8 @@
  * (where scripts/lib/node.sh puts it), and with neither a usable node nor npm
  * it says what is missing and exits non-zero. The old node is a stand-in
  * script that answers `--version` as Node 20 does and fails anything else.
+ * The launcher remembers its choice (~/.cache/ubackup/node-choice) and makes
+ * it again when the node on PATH changed.
  */
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
@@ -25,7 +27,7 @@ const oldNodeMachine = (options: { readonly cachedNode: boolean }) => {
     `#!/bin/sh\n[ "$1" = --version ] && { echo v20.11.1; exit 0; }\necho "old node run: $*" >&2\nexit 97\n`,
     { mode: 0o755 }
   )
-  for (const tool of ["sh", "dirname", "readlink"]) {
+  for (const tool of ["sh", "readlink", "mkdir"]) {
     const found = ["/bin", "/usr/bin"].map((d) => path.join(d, tool)).find((file) => fs.existsSync(file))!
     fs.symlinkSync(found, path.join(bin, tool))
   }
@@ -40,8 +42,8 @@ const oldNodeMachine = (options: { readonly cachedNode: boolean }) => {
   return { PATH: bin, HOME: home }
 }
 
-const run = (env: Record<string, string>, ...args: Array<string>) =>
-  execFileP(binary, args, { env }).then(
+const run = ({ PATH, HOME }: { readonly PATH: string; readonly HOME: string }, ...args: Array<string>) =>
+  execFileP(binary, args, { env: { PATH, HOME } }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr })
   )
@@ -56,6 +58,23 @@ describe("bin/ubackup with a node older than 22.19 first on PATH", () => {
     const keys = await run(env, "decryption-key-generate", "--type", "x25519")
     expect(keys.code).toBe(0)
     expect(keys.stdout).toContain("AGE-SECRET-KEY-1")
+  })
+
+  it("remembers the choice, and chooses again once the node on PATH changed", async () => {
+    const env = oldNodeMachine({ cachedNode: true })
+    const choiceFile = path.join(env.HOME, ".cache/ubackup/node-choice")
+    expect((await run(env, "--version")).code).toBe(0)
+    const oldNode = path.join(env.PATH, "node")
+    expect(fs.readFileSync(choiceFile, "utf8")).toBe(`cached ${oldNode}\n`)
+    expect((await run(env, "--version")).code).toBe(0)
+    // the node on PATH is upgraded (a newer file): it is checked and chosen
+    fs.writeFileSync(oldNode, `#!/bin/sh\necho "new node run" >&2\nexec ${JSON.stringify(process.execPath)} "$@"\n`)
+    const later = new Date(Date.now() + 10_000)
+    fs.utimesSync(oldNode, later, later)
+    const upgraded = await run(env, "--version")
+    expect(upgraded.code).toBe(0)
+    expect(upgraded.stderr).toContain("new node run")
+    expect(fs.readFileSync(choiceFile, "utf8")).toBe(`path ${oldNode}\n`)
   })
 
   it("without a cached Node 24 or npm to fetch one: says so, exits 1, never starts the CLI on the old node", async () => {
