@@ -7,7 +7,7 @@
  *   +<N>d@<HH>:<MM>  N days from the server's today, at HH:MM UTC
  *   <RFC 3339>       an absolute deadline
  */
-const goDuration = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/
+const goDuration = /^(?:(?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$/
 const daysAt = /^\+\d+d@\d{2}:\d{2}$/
 const rfc3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/
 
